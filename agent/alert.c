@@ -1,0 +1,1 @@
+/* alert.c - not written yet */

@@ -1,0 +1,1 @@
+/* cmd_config.c - not written yet */

@@ -1,0 +1,1 @@
+/* cmd_scan.c - not written yet */

@@ -1,0 +1,1 @@
+/* output_stdout.c - not written yet */

@@ -1,0 +1,153 @@
+/*
+ * stats.c - the statistics registry; see stats.h.
+ *
+ * Counters are allocated in fixed chunks that never move, so a pointer handed
+ * out stays valid for the registry's life. Registration takes a mutex and is
+ * rare; bumping is a relaxed atomic add.
+ */
+#include "stats.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+    char *name, *label, *value;
+    vg_counter c;
+} entry;
+
+struct vg_stats {
+    pthread_mutex_t lock;
+    entry *e; /* VG_STATS_MAX entries, allocated once */
+    size_t n;
+    vg_counter overflow; /* handed out when full */
+};
+
+vg_stats *vg_stats_create(void)
+{
+    vg_stats *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->e = calloc(VG_STATS_MAX, sizeof *st->e);
+    if (!st->e) {
+        free(st);
+        return NULL;
+    }
+    pthread_mutex_init(&st->lock, NULL);
+    return st;
+}
+
+void vg_stats_destroy(vg_stats *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n; i++) {
+        free(st->e[i].name);
+        free(st->e[i].label);
+        free(st->e[i].value);
+    }
+    free(st->e);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static int streq0(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+vg_counter *vg_stats_counter(vg_stats *st, const char *name, const char *label, const char *value)
+{
+    if (!label)
+        value = NULL;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < st->n; i++) {
+        entry *e = &st->e[i];
+        if (strcmp(e->name, name) == 0 && streq0(e->label, label) && streq0(e->value, value)) {
+            pthread_mutex_unlock(&st->lock);
+            return &e->c;
+        }
+    }
+    vg_counter *c = &st->overflow;
+    if (st->n < VG_STATS_MAX) {
+        entry *e = &st->e[st->n];
+        e->name = strdup(name);
+        e->label = label ? strdup(label) : NULL;
+        e->value = value ? strdup(value ? value : "") : NULL;
+        if (e->name && (!label || (e->label && e->value))) {
+            st->n++;
+            c = &e->c;
+        } else {
+            free(e->name);
+            free(e->label);
+            free(e->value);
+            memset(e, 0, sizeof *e);
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return c;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const entry *x = *(entry *const *)a, *y = *(entry *const *)b;
+    int r = strcmp(x->name, y->name);
+    if (r)
+        return r;
+    r = strcmp(x->label ? x->label : "", y->label ? y->label : "");
+    if (r)
+        return r;
+    return strcmp(x->value ? x->value : "", y->value ? y->value : "");
+}
+
+void vg_stats_print(vg_stats *st, FILE *out)
+{
+    pthread_mutex_lock(&st->lock);
+    size_t n = st->n;
+    entry **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) {
+        pthread_mutex_unlock(&st->lock);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = &st->e[i];
+    pthread_mutex_unlock(&st->lock);
+    qsort(v, n, sizeof *v, cmp_entry);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = vg_counter_get(&v[i]->c);
+        if (!x)
+            continue;
+        if (v[i]->label) {
+            /* Label values may come from file names: print them escaped. */
+            fprintf(out, "%s{%s=\"", v[i]->name, v[i]->label);
+            for (const unsigned char *p = (const unsigned char *)v[i]->value; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                    fprintf(out, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                    fprintf(out, "\\x%02x", *p);
+                else
+                    fputc(*p, out);
+            }
+            fprintf(out, "\"} %llu\n", (unsigned long long)x);
+        } else {
+            fprintf(out, "%s %llu\n", v[i]->name, (unsigned long long)x);
+        }
+    }
+    uint64_t ov = vg_counter_get(&st->overflow);
+    if (ov)
+        fprintf(out, "stats.overflow %llu\n", (unsigned long long)ov);
+    free(v);
+}
+
+uint64_t vg_stats_sum(vg_stats *st, const char *name)
+{
+    uint64_t s = 0;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < st->n; i++)
+        if (strcmp(st->e[i].name, name) == 0)
+            s += vg_counter_get(&st->e[i].c);
+    pthread_mutex_unlock(&st->lock);
+    return s;
+}

@@ -1,0 +1,51 @@
+/*
+ * stats.h - the statistics registry.
+ *
+ * Every part registers its counters once (at start-up or when a new stream
+ * or rule appears) under a dotted name and labels, e.g.
+ *   vg_counter *c = vg_stats_counter(st, "input.lines", "input", "auth");
+ * and then bumps them with vg_counter_add(c, n), lock-free (relaxed atomics),
+ * from any thread. Counters live as long as the registry. The registry is
+ * printed as a summary at exit and on SIGUSR1, and later exported as metrics.
+ *
+ * Limits: at most VG_STATS_MAX counters; past that vg_stats_counter returns
+ * a shared "overflow" counter and the registry counts how often that
+ * happened (stats.overflow), so a caller never gets NULL.
+ */
+#ifndef VG_STATS_H
+#define VG_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VG_STATS_MAX 4096
+
+typedef struct vg_counter {
+    _Atomic uint64_t v;
+} vg_counter;
+
+typedef struct vg_stats vg_stats;
+
+vg_stats *vg_stats_create(void);
+void vg_stats_destroy(vg_stats *st);
+
+/* Find or create the counter `name{label=value}`; label may be NULL. */
+vg_counter *vg_stats_counter(vg_stats *st, const char *name, const char *label, const char *value);
+
+static inline void vg_counter_add(vg_counter *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(&c->v, n, memory_order_relaxed);
+}
+static inline uint64_t vg_counter_get(const vg_counter *c)
+{
+    return atomic_load_explicit(&((vg_counter *)c)->v, memory_order_relaxed);
+}
+
+/* Print all non-zero counters, one per line "name{label="value"} N", sorted. */
+void vg_stats_print(vg_stats *st, FILE *out);
+
+/* Sum of a counter over all its labels (e.g. total "alerts"). */
+uint64_t vg_stats_sum(vg_stats *st, const char *name);
+
+#endif

@@ -1,0 +1,1 @@
+/* tz.c - not written yet */

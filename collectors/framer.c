@@ -1,0 +1,1 @@
+/* framer.c - not written yet */

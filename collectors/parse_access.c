@@ -1,0 +1,1 @@
+/* parse_access.c - not written yet */

@@ -1,0 +1,1 @@
+/* parse_json.c - not written yet */

@@ -1,0 +1,1 @@
+/* parse_raw.c - not written yet */

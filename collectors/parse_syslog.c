@@ -1,0 +1,1 @@
+/* parse_syslog.c - not written yet */

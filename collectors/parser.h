@@ -1,0 +1,50 @@
+/*
+ * parser.h - format parsers: pure functions from a record's bytes to fields.
+ *
+ * A parser reads ev->raw (set by the collector) and fills ev->ts_ns,
+ * ev->hostname/program/pid/message, ev->service2 and ev->fields. It does no
+ * I/O and keeps no state between calls; decoded values go to ctx->arena.
+ * It never fails hard: a line it does not recognise keeps message = raw, gets
+ * VG_EV_PARSE_FAILED, and the caller counts it. Parsers must be safe on any
+ * bytes (NUL, invalid UTF-8, any length).
+ *
+ * Adding a format: one file collectors/parse_<name>.c defining a const
+ * vg_parser and one line in the registry (parser.c).
+ */
+#ifndef VG_PARSER_H
+#define VG_PARSER_H
+
+#include "../agent/event.h"
+#include "../agent/tz.h"
+
+typedef struct vg_parse_ctx {
+    vg_arena *arena;       /* for decoded values; may run out (then fields are dropped) */
+    const vg_tz *tz;       /* zone of timestamps that carry none (RFC 3164); NULL = UTC */
+    int64_t now_ns;        /* reference time to infer a missing year */
+} vg_parse_ctx;
+
+typedef struct vg_parser {
+    const char *name; /* "syslog", "json", "raw", ... as written in the config */
+    const char *help; /* one line for the configuration reference */
+    void (*parse)(const vg_parse_ctx *ctx, vg_event *ev);
+} vg_parser;
+
+/* Registry lookup by name; NULL when unknown. */
+const vg_parser *vg_parser_find(const char *name);
+/* NULL-terminated list of all parsers (for help texts and validation). */
+const vg_parser *const *vg_parser_all(void);
+
+/*
+ * Normalise a syslog program name: "sshd(pam_unix)" -> program "sshd" and
+ * module "pam_unix"; "/usr/sbin/cron" -> "cron". Also returns the service
+ * name Sigma rules use for that program (e.g. "sshd", "sudo", "cron",
+ * "su"), or NULL. Exposed for the journald collector.
+ */
+const char *vg_program_service(vg_str program);
+
+extern const vg_parser vg_parser_syslog; /* RFC 3164, RFC 5424, ISO 8601 (rsyslog) */
+extern const vg_parser vg_parser_json;   /* JSON lines, flattened with dots */
+extern const vg_parser vg_parser_raw;    /* message = whole line */
+extern const vg_parser vg_parser_access; /* web access logs: combined / common / nginx */
+
+#endif

@@ -1,0 +1,1 @@
+/* tail.c - not written yet */

@@ -1,0 +1,1 @@
+/* logsource.c - not written yet */

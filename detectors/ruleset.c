@@ -1,0 +1,1 @@
+/* ruleset.c - not written yet */

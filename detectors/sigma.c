@@ -1,0 +1,1 @@
+/* sigma.c - not written yet */

@@ -1,0 +1,1 @@
+/* sigma_cond.c - not written yet */

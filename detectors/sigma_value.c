@@ -1,0 +1,1 @@
+/* sigma_value.c - not written yet */
