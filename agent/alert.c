@@ -1,1 +1,322 @@
-/* alert.c - not written yet */
+/*
+ * alert.c - ECS alert JSON; see alert.h.
+ *
+ * Every string that can come from a log line goes through vg_json_str, which
+ * guarantees valid JSON and no raw control bytes whatever the input.
+ */
+#include "alert.h"
+
+#include <ctype.h>
+#include <string.h>
+
+const char *const vg_alert_ip_fields[] = {"src_ip", "source.ip", "c-ip", "rhost", "ip",
+                                          "client_ip", "remote_addr", "addr", NULL};
+const char *const vg_alert_user_fields[] = {"user", "user.name", "User", "username",
+                                            "cs-username", "target_user", "acct", NULL};
+
+void vg_alert_init(vg_alert *a)
+{
+    memset(a, 0, sizeof *a);
+    vg_buf_init(&a->json, 4 << 20);
+}
+
+void vg_alert_free(vg_alert *a)
+{
+    vg_buf_free(&a->json);
+}
+
+int vg_alert_severity(int rank)
+{
+    /* Elastic's risk-score convention, so severities sort with other tools'. */
+    static const int sev[] = {1, 21, 47, 73, 99};
+    return rank >= 0 && rank <= 4 ? sev[rank] : 47;
+}
+
+/* 64-bit FNV-1a, then a splitmix64 finaliser for avalanche. */
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void vg_alert_id(char out[33], const char *stream_id, uint64_t offset, const char *rule_id)
+{
+    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+    const char sep = '\x1f';
+    unsigned char off[8];
+    for (int i = 0; i < 8; i++)
+        off[i] = (unsigned char)(offset >> (8 * i));
+    h1 = fnv(h1, stream_id, strlen(stream_id));
+    h1 = fnv(h1, &sep, 1);
+    h1 = fnv(h1, off, 8);
+    h1 = fnv(h1, &sep, 1);
+    h1 = fnv(h1, rule_id, strlen(rule_id));
+    h2 = fnv(h2, rule_id, strlen(rule_id));
+    h2 = fnv(h2, &sep, 1);
+    h2 = fnv(h2, off, 8);
+    h2 = fnv(h2, &sep, 1);
+    h2 = fnv(h2, stream_id, strlen(stream_id));
+    uint64_t a = mix(h1 ^ mix(h2)), b = mix(h2 + 0x9e3779b97f4a7c15ULL * h1);
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[i] = hx[(a >> (60 - 4 * i)) & 15];
+        out[16 + i] = hx[(b >> (60 - 4 * i)) & 15];
+    }
+    out[32] = '\0';
+}
+
+static void key(vg_buf *b, const char *k)
+{
+    vg_buf_putc(b, '"');
+    vg_buf_puts(b, k);
+    vg_buf_puts(b, "\":");
+}
+
+static void kstr(vg_buf *b, const char *k, const char *v)
+{
+    key(b, k);
+    vg_json_cstr(b, v);
+    vg_buf_putc(b, ',');
+}
+
+static void strlist(vg_buf *b, const vg_strlist *l)
+{
+    vg_buf_putc(b, '[');
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            vg_buf_putc(b, ',');
+        vg_json_cstr(b, l->v[i]);
+    }
+    vg_buf_putc(b, ']');
+}
+
+/* Drop a trailing comma before a closing brace. */
+static void close_obj(vg_buf *b)
+{
+    if (b->n && b->p[b->n - 1] == ',')
+        b->n--;
+    vg_buf_putc(b, '}');
+}
+
+static const vg_str *first_field(const vg_event *ev, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++) {
+        const vg_str *v = vg_event_get(ev, (vg_str){names[i], strlen(names[i])});
+        if (v && v->n && v->n < 256)
+            return v;
+    }
+    return NULL;
+}
+
+/* Looks like an IPv4/IPv6 address (so related.ip holds only addresses). */
+static bool looks_ip(const vg_str *v)
+{
+    if (!v || !v->n || v->n > 45)
+        return false;
+    bool colon = false, digit = false;
+    for (size_t i = 0; i < v->n; i++) {
+        char c = v->p[i];
+        if (c == ':')
+            colon = true;
+        else if (isdigit((unsigned char)c))
+            digit = true;
+        else if (!(c == '.' || isxdigit((unsigned char)c)))
+            return false;
+    }
+    return digit || colon;
+}
+
+bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
+                    const vg_event *ev, int64_t now_ns)
+{
+    vg_buf *b = &a->json;
+    vg_buf_reset(b);
+    a->rule = r;
+    a->ev = ev;
+    a->created_ns = now_ns;
+    const char *sid = ev->stream ? ev->stream->id : "none";
+    vg_alert_id(a->id, sid, ev->offset, r->id ? r->id : "");
+
+    vg_buf_puts(b, "{\"@timestamp\":");
+    vg_json_time(b, ev->ts_ns ? ev->ts_ns : now_ns);
+    vg_buf_puts(b, ",\"event\":{\"id\":\"");
+    vg_buf_puts(b, a->id);
+    vg_buf_puts(b, "\",\"kind\":\"alert\",\"created\":");
+    vg_json_time(b, now_ns);
+    vg_buf_printf(b, ",\"severity\":%d,\"module\":\"vigie\"", vg_alert_severity(r->level_rank));
+    if (ev->stream && ev->stream->input) {
+        vg_buf_puts(b, ",\"dataset\":");
+        vg_json_cstr(b, ev->stream->input);
+    }
+    vg_buf_puts(b, "},\"rule\":{");
+    kstr(b, "id", r->id);
+    kstr(b, "name", r->title);
+    if (r->description)
+        kstr(b, "description", r->description);
+    kstr(b, "level", r->level);
+    if (r->status)
+        kstr(b, "status", r->status);
+    if (r->author)
+        kstr(b, "author", r->author);
+    kstr(b, "ruleset", r->ruleset ? r->ruleset : "sigma");
+    if (r->ruleset_version)
+        kstr(b, "version", r->ruleset_version);
+    if (r->references.n) {
+        key(b, "reference");
+        vg_json_cstr(b, r->references.v[0]);
+        vg_buf_putc(b, ',');
+    }
+    key(b, "tags");
+    strlist(b, &r->tags);
+    vg_buf_putc(b, '}');
+
+    /* threat.technique.id from attack.tNNNN[.NNN] tags, tactics from the others. */
+    size_t nt = 0, nta = 0;
+    for (size_t i = 0; i < r->tags.n; i++) {
+        const char *t = r->tags.v[i];
+        if (strncmp(t, "attack.", 7))
+            continue;
+        if ((t[7] == 't' || t[7] == 'T') && isdigit((unsigned char)t[8]))
+            nt++;
+        else if (!(t[7] == 'g' && isdigit((unsigned char)t[8])) &&
+                 !(t[7] == 's' && isdigit((unsigned char)t[8])))
+            nta++;
+    }
+    if (nt || nta) {
+        vg_buf_puts(b, ",\"threat\":{\"framework\":\"MITRE ATT&CK\"");
+        if (nt) {
+            vg_buf_puts(b, ",\"technique\":{\"id\":[");
+            size_t k = 0;
+            for (size_t i = 0; i < r->tags.n; i++) {
+                const char *t = r->tags.v[i];
+                if (strncmp(t, "attack.", 7) || !(t[7] == 't' || t[7] == 'T') ||
+                    !isdigit((unsigned char)t[8]))
+                    continue;
+                char id[32];
+                size_t n = 0;
+                for (const char *p = t + 7; *p && n < sizeof id - 1; p++)
+                    id[n++] = (char)toupper((unsigned char)*p);
+                id[n] = '\0';
+                if (k++)
+                    vg_buf_putc(b, ',');
+                vg_json_cstr(b, id);
+            }
+            vg_buf_puts(b, "]}");
+        }
+        if (nta) {
+            vg_buf_puts(b, ",\"tactic\":{\"name\":[");
+            size_t k = 0;
+            for (size_t i = 0; i < r->tags.n; i++) {
+                const char *t = r->tags.v[i];
+                if (strncmp(t, "attack.", 7) || isdigit((unsigned char)t[8]) ||
+                    (strchr("tTgs", t[7]) && isdigit((unsigned char)t[8])))
+                    continue;
+                if (k++)
+                    vg_buf_putc(b, ',');
+                vg_json_cstr(b, t + 7);
+            }
+            vg_buf_puts(b, "]}");
+        }
+        vg_buf_putc(b, '}');
+    }
+
+    vg_buf_puts(b, ",\"host\":{\"name\":");
+    vg_json_cstr(b, info->hostname);
+    vg_buf_puts(b, "},\"agent\":{\"type\":\"vigie\",\"id\":");
+    vg_json_cstr(b, info->agent_id);
+    vg_buf_puts(b, ",\"version\":");
+    vg_json_cstr(b, info->version);
+    vg_buf_putc(b, '}');
+
+    vg_buf_puts(b, ",\"log\":{");
+    if (ev->stream && ev->stream->name) {
+        if (ev->stream->id[0] == 'j') {
+            key(b, "journald_unit");
+            vg_json_cstr(b, ev->stream->name);
+        } else {
+            vg_buf_puts(b, "\"file\":{\"path\":");
+            vg_json_cstr(b, ev->stream->name);
+            vg_buf_putc(b, '}');
+        }
+        vg_buf_putc(b, ',');
+    }
+    vg_buf_printf(b, "\"offset\":%llu", (unsigned long long)ev->offset);
+    vg_buf_putc(b, '}');
+
+    const vg_str *ip = first_field(ev, vg_alert_ip_fields);
+    const vg_str *user = first_field(ev, vg_alert_user_fields);
+    if (ip && looks_ip(ip)) {
+        vg_buf_puts(b, ",\"source\":{\"ip\":");
+        vg_json_str(b, ip->p, ip->n);
+        vg_buf_putc(b, '}');
+    }
+    if (user) {
+        vg_buf_puts(b, ",\"user\":{\"name\":");
+        vg_json_str(b, user->p, user->n);
+        vg_buf_putc(b, '}');
+    }
+    if ((ip && looks_ip(ip)) || user) {
+        vg_buf_puts(b, ",\"related\":{");
+        if (ip && looks_ip(ip)) {
+            vg_buf_puts(b, "\"ip\":[");
+            vg_json_str(b, ip->p, ip->n);
+            vg_buf_puts(b, "],");
+        }
+        if (user) {
+            vg_buf_puts(b, "\"user\":[");
+            vg_json_str(b, user->p, user->n);
+            vg_buf_puts(b, "],");
+        }
+        close_obj(b);
+    }
+
+    size_t mlen = ev->raw.n;
+    bool cut = false;
+    if (info->max_message && mlen > info->max_message) {
+        mlen = info->max_message;
+        cut = true;
+    }
+    vg_buf_puts(b, ",\"message\":");
+    vg_json_str(b, ev->raw.p ? ev->raw.p : "", mlen);
+
+    vg_buf_puts(b, ",\"vigie\":{\"fields\":{");
+    for (unsigned i = 0; i < ev->nfields; i++) {
+        const vg_field *f = &ev->fields[i];
+        if (vg_str_eqc(f->name, "message"))
+            continue; /* already the top-level message */
+        vg_json_str(b, f->name.p, f->name.n);
+        vg_buf_putc(b, ':');
+        size_t vn = f->value.n;
+        if (info->max_message && vn > info->max_message)
+            vn = info->max_message;
+        vg_json_str(b, f->value.p, vn);
+        vg_buf_putc(b, ',');
+    }
+    close_obj(b);
+    if (ev->stream) {
+        vg_buf_puts(b, ",\"stream\":");
+        vg_json_cstr(b, ev->stream->id);
+    }
+    if (ev->flags & VG_EV_TRUNCATED)
+        vg_buf_puts(b, ",\"truncated\":true");
+    if (cut)
+        vg_buf_puts(b, ",\"message_cut\":true");
+    if (ev->flags & VG_EV_PARSE_FAILED)
+        vg_buf_puts(b, ",\"parse_failed\":true");
+    vg_buf_puts(b, "}}");
+    return !b->overflow;
+}

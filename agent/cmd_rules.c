@@ -1,1 +1,336 @@
-/* cmd_rules.c - not written yet */
+/*
+ * cmd_rules.c - `vigie rules check|test|explain`: the rule author's tools.
+ *
+ * check:   compile, print each rejection with file:line:col, then
+ *          "N loaded, M rejected"; exit 0 only when none was rejected.
+ * test:    run the x_vigie.tests cases of every rule: the line is parsed with
+ *          the case's format, routed with its log source (default: the
+ *          rule's), matched; a failing case prints the rule, the line and
+ *          which selections matched. Exit 1 on any failure.
+ * explain: parse one line as a rule would see it, print the fields and each
+ *          selection's result.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../collectors/parser.h"
+#include "../detectors/detector.h"
+#include "../detectors/ruleset.h"
+#include "../detectors/sigma.h"
+#include "cmd.h"
+#include "json.h"
+#include "log.h"
+
+static vg_err load(int argc, char **argv, vg_stats *st, vg_config **cfg, vg_ruleset **rs,
+                   vg_ruleset_report *rep, size_t *rejected)
+{
+    vg_errbuf eb;
+    if (vg_config_defaults(cfg, &eb)) {
+        fprintf(stderr, "vigie rules: %s\n", eb.msg);
+        return VG_ENOMEM;
+    }
+    vg_strlist paths = {argv, (size_t)argc};
+    if (vg_ruleset_load(*cfg, &paths, st, vg_cmd_print_diag, rejected, rs, rep, &eb)) {
+        fprintf(stderr, "vigie rules: %s\n", eb.msg);
+        vg_config_destroy(*cfg);
+        return VG_ENOMEM;
+    }
+    return VG_OK;
+}
+
+/* "linux/sshd" -> product+service, "webserver" -> category, "linux" -> product. */
+static void ls_parse(const char *arg, char *buf, size_t n, vg_logsource *ls)
+{
+    snprintf(buf, n, "%s", arg);
+    memset(ls, 0, sizeof *ls);
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        ls->product = buf;
+        ls->service = slash[1] ? slash + 1 : NULL;
+    } else if (!strcmp(buf, "linux") || !strcmp(buf, "windows") || !strcmp(buf, "macos")) {
+        ls->product = buf;
+    } else {
+        ls->category = buf;
+    }
+}
+
+typedef struct explain_out {
+    vg_buf *b;
+} explain_out;
+
+static void on_sel(void *ud, const char *sel, bool m)
+{
+    explain_out *o = ud;
+    vg_buf_printf(o->b, "%s%s=%s", o->b->n ? ", " : "", sel, m ? "true" : "false");
+}
+
+/* Parse `line` as event ev (with its own arena). */
+static void build_event(vg_event *ev, vg_arena *arena, const char *line, const vg_parser *pr,
+                        const vg_logsource *ls, vg_stream *stream)
+{
+    vg_event_clear(ev);
+    ev->raw = (vg_str){line, strlen(line)};
+    ev->stream = stream;
+    ev->logsource = ls;
+    vg_parse_ctx pc = {arena, NULL, 0};
+    pr->parse(&pc, ev);
+}
+
+static void print_fields(const vg_event *ev)
+{
+    vg_buf b;
+    vg_buf_init(&b, 1 << 20);
+    for (unsigned i = 0; i < ev->nfields; i++) {
+        vg_buf_reset(&b);
+        vg_text_safe(&b, ev->fields[i].name.p, ev->fields[i].name.n);
+        vg_buf_puts(&b, ": ");
+        vg_json_str(&b, ev->fields[i].value.p, ev->fields[i].value.n);
+        printf("    %.*s\n", (int)b.n, b.p);
+    }
+    if (ev->service2)
+        printf("    (service from program: %s)\n", ev->service2);
+    if (ev->flags & VG_EV_PARSE_FAILED)
+        printf("    (the parser did not recognise the line)\n");
+    vg_buf_free(&b);
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    bool verbose = false;
+    if (argc > 0 && (!strcmp(argv[0], "-v") || !strcmp(argv[0], "--verbose"))) {
+        verbose = true;
+        argc--;
+        argv++;
+    }
+    vg_stats *st = vg_stats_create();
+    vg_config *cfg;
+    vg_ruleset *rs;
+    vg_ruleset_report rep;
+    size_t rejected = 0;
+    if (!st || load(argc, argv, st, &cfg, &rs, &rep, &rejected)) {
+        vg_stats_destroy(st);
+        return 2;
+    }
+    size_t n;
+    vg_sigma_rule *const *rules = vg_detector_sigma_rules(
+        vg_ruleset_detector(rs, &vg_detector_sigma), &n);
+    vg_sigma_scratch *scr = vg_sigma_scratch_create();
+    vg_event *ev = calloc(1, sizeof *ev);
+    vg_arena arena;
+    vg_arena_init(&arena, 8 << 20);
+    vg_stream stream = {"test:0", "test", "test"};
+    size_t passed = 0, failed = 0, untested = 0;
+    vg_buf sel;
+    vg_buf_init(&sel, 1 << 16);
+    for (size_t i = 0; scr && ev && i < n; i++) {
+        vg_rule_meta *m = vg_sigma_meta(rules[i]);
+        size_t nt;
+        const vg_sigma_test *t = vg_sigma_tests(rules[i], &nt);
+        if (!nt) {
+            untested++;
+            if (verbose)
+                printf("NOTE %s: %s has no test case\n", m->file, m->title);
+        }
+        for (size_t k = 0; k < nt; k++) {
+            const vg_parser *pr = vg_parser_find(t[k].format ? t[k].format : "syslog");
+            char lsbuf[256];
+            vg_logsource ls = m->logsource;
+            if (t[k].logsource)
+                ls_parse(t[k].logsource, lsbuf, sizeof lsbuf, &ls);
+            const char *why = NULL;
+            bool got = false;
+            if (!pr) {
+                why = "unknown format";
+            } else {
+                build_event(ev, &arena, t[k].line, pr, &ls, &stream);
+                vg_sigma_scratch_next_event(scr);
+                got = vg_logsource_accepts(&m->logsource, ev) &&
+                      vg_sigma_match(rules[i], ev, scr, &arena);
+                if (got != t[k].match)
+                    why = t[k].match ? "expected a match, got none" : "expected no match, got one";
+                for (size_t f = 0; !why && got && f < t[k].nfields; f++) {
+                    const vg_kv *kv = &t[k].fields[f];
+                    const vg_str *v = vg_event_get(ev, (vg_str){kv->key, strlen(kv->key)});
+                    const char *want = kv->values.n ? kv->values.v[0] : "";
+                    if (!v || !vg_str_eqc(*v, want)) {
+                        static char msg[512];
+                        snprintf(msg, sizeof msg, "field '%s': expected '%s', got %s%.*s%s",
+                                 kv->key, want, v ? "'" : "", v ? (int)(v->n > 200 ? 200 : v->n) : 6,
+                                 v ? v->p : "absent", v ? "'" : "");
+                        why = msg;
+                    }
+                }
+            }
+            if (!why) {
+                passed++;
+                if (verbose)
+                    printf("ok   %s:%d: %s\n", m->file, t[k].line_no, m->title);
+            } else {
+                failed++;
+                vg_buf_reset(&sel);
+                if (pr) {
+                    explain_out eo = {&sel};
+                    vg_sigma_scratch_next_event(scr);
+                    vg_sigma_explain(rules[i], ev, scr, &arena, on_sel, &eo);
+                }
+                printf("FAIL %s:%d: %s: %s\n  line: %s\n  routed: %s\n  selections: %.*s\n",
+                       m->file, t[k].line_no, m->title, why, t[k].line,
+                       pr && vg_logsource_accepts(&m->logsource, ev) ? "yes" : "no (logsource)",
+                       (int)sel.n, sel.p ? sel.p : "");
+                if (pr)
+                    print_fields(ev);
+            }
+            vg_arena_reset(&arena);
+        }
+    }
+    printf("%zu rules, %zu without tests; %zu passed, %zu failed\n", n, untested, passed, failed);
+    vg_buf_free(&sel);
+    vg_arena_destroy(&arena);
+    free(ev);
+    vg_sigma_scratch_destroy(scr);
+    vg_ruleset_destroy(rs);
+    vg_config_destroy(cfg);
+    vg_stats_destroy(st);
+    return failed || rejected ? 1 : 0;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    const char *format = "syslog", *lsarg = NULL, *line_file = NULL;
+    static const struct option lo[] = {{"format", required_argument, 0, 'f'},
+                                       {"logsource", required_argument, 0, 'l'},
+                                       {"line-file", required_argument, 0, 'L'},
+                                       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:l:L:", lo, NULL)) != -1) {
+        if (c == 'f')
+            format = optarg;
+        else if (c == 'l')
+            lsarg = optarg;
+        else if (c == 'L')
+            line_file = optarg;
+        else
+            return 2;
+    }
+    if (argc - optind < (line_file ? 1 : 2)) {
+        fprintf(stderr, "usage: vigie rules explain [--format F] [--logsource LS] RULE_FILE "
+                        "LINE | --line-file FILE\n");
+        return 2;
+    }
+    char *line = NULL;
+    if (line_file) {
+        FILE *f = fopen(line_file, "r");
+        size_t cap = 0;
+        if (!f || getline(&line, &cap, f) < 0) {
+            fprintf(stderr, "vigie rules explain: cannot read a line from %s\n", line_file);
+            if (f)
+                fclose(f);
+            free(line);
+            return 2;
+        }
+        fclose(f);
+        line[strcspn(line, "\n")] = '\0';
+    } else {
+        line = strdup(argv[optind + 1]);
+    }
+    const vg_parser *pr = vg_parser_find(format);
+    if (!pr || !line) {
+        fprintf(stderr, "vigie rules explain: unknown format '%s'\n", format);
+        free(line);
+        return 2;
+    }
+    vg_stats *st = vg_stats_create();
+    vg_config *cfg;
+    vg_ruleset *rs;
+    vg_ruleset_report rep;
+    size_t rejected = 0;
+    if (!st || load(1, &argv[optind], st, &cfg, &rs, &rep, &rejected)) {
+        vg_stats_destroy(st);
+        free(line);
+        return 2;
+    }
+    size_t n;
+    vg_sigma_rule *const *rules = vg_detector_sigma_rules(
+        vg_ruleset_detector(rs, &vg_detector_sigma), &n);
+    vg_sigma_scratch *scr = vg_sigma_scratch_create();
+    vg_event *ev = calloc(1, sizeof *ev);
+    vg_arena arena;
+    vg_arena_init(&arena, 8 << 20);
+    vg_stream stream = {"explain:0", "explain", "explain"};
+    vg_buf sel;
+    vg_buf_init(&sel, 1 << 16);
+    int rc = 0;
+    for (size_t i = 0; scr && ev && i < n; i++) {
+        vg_rule_meta *m = vg_sigma_meta(rules[i]);
+        char lsbuf[256];
+        vg_logsource ls = m->logsource;
+        if (lsarg)
+            ls_parse(lsarg, lsbuf, sizeof lsbuf, &ls);
+        build_event(ev, &arena, line, pr, &ls, &stream);
+        printf("rule: %s (%s)\nparsed with %s:\n", m->title, m->id ? m->id : "-", pr->name);
+        print_fields(ev);
+        bool routed = vg_logsource_accepts(&m->logsource, ev);
+        vg_buf_reset(&sel);
+        explain_out eo = {&sel};
+        vg_sigma_scratch_next_event(scr);
+        bool matched = vg_sigma_explain(rules[i], ev, scr, &arena, on_sel, &eo);
+        printf("routed to the rule: %s\nselections: %.*s\nresult: %s\n\n",
+               routed ? "yes" : "no (logsource differs)", (int)sel.n, sel.p ? sel.p : "",
+               routed && matched ? "MATCH" : "no match");
+        if (routed && matched)
+            rc = 1;
+        vg_arena_reset(&arena);
+    }
+    vg_buf_free(&sel);
+    vg_arena_destroy(&arena);
+    free(ev);
+    free(line);
+    vg_sigma_scratch_destroy(scr);
+    vg_ruleset_destroy(rs);
+    vg_config_destroy(cfg);
+    vg_stats_destroy(st);
+    return rejected ? 2 : rc ? 0 : 1;
+}
+
+int vg_cmd_rules(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help")) {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: vigie rules check PATH...\n"
+                "       vigie rules test [-v] PATH...\n"
+                "       vigie rules explain [--format F] [--logsource LS] RULE_FILE LINE\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "test"))
+        return argc < 3 ? 2 : cmd_test(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "explain"))
+        return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check")) {
+        fprintf(stderr, "vigie rules: unknown subcommand '%s'\n", argv[1]);
+        return 2;
+    }
+    if (argc < 3) {
+        fprintf(stderr, "usage: vigie rules check PATH...\n");
+        return 2;
+    }
+    vg_stats *st = vg_stats_create();
+    vg_config *cfg;
+    vg_ruleset *rs;
+    vg_ruleset_report rep;
+    size_t rejected = 0;
+    if (!st || load(argc - 2, argv + 2, st, &cfg, &rs, &rep, &rejected)) {
+        vg_stats_destroy(st);
+        return 2;
+    }
+    printf("%zu loaded, %zu rejected (%zu files, %zu warnings)\n", rep.loaded, rep.rejected,
+           rep.files, rep.warnings);
+    vg_ruleset_destroy(rs);
+    vg_config_destroy(cfg);
+    vg_stats_destroy(st);
+    return rep.rejected ? 1 : 0;
+}

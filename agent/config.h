@@ -45,6 +45,7 @@ typedef struct vg_input_conf {
     char *timezone;         /* for timestamps without zone */
     vg_tz *tz;
     bool forward_events;    /* raw events to outputs (delivery issue) */
+    bool skip_if_journal;   /* not opened on hosts with a systemd journal */
 
     /* file */
     vg_strlist paths;       /* globs */
@@ -110,6 +111,7 @@ typedef struct vg_config {
     char *state_dir;
     int64_t commit_interval_ms;
     int64_t stats_interval_ms; /* 0 = only on SIGUSR1 and exit */
+    int log_level;       /* 0 error .. 4 debug */
     /* limits: */
     int64_t batch_events;
     int64_t batch_arena;

@@ -1,1 +1,51 @@
-int main(void){return 0;}
+/* main.c - the `vigie` binary: subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/cmd.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: vigie <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run [-c FILE]                 run the agent (foreground)\n"
+            "  scan [--rules PATH]... FILE... one pass of the rules over files (plain or .gz)\n"
+            "  rules check PATH...           compile rules, report rejections\n"
+            "  rules test PATH...            run the test cases written in the rules\n"
+            "  rules explain RULE LINE       show how a line is parsed and matched\n"
+            "  config check [-c FILE]        validate a configuration\n"
+            "  config reference              print every configuration option\n"
+            "  version                       print the version\n"
+            "\n"
+            "`vigie <command> --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *c = argv[1];
+    if (!strcmp(c, "run"))
+        return vg_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(c, "scan"))
+        return vg_cmd_scan(argc - 1, argv + 1);
+    if (!strcmp(c, "rules"))
+        return vg_cmd_rules(argc - 1, argv + 1);
+    if (!strcmp(c, "config"))
+        return vg_cmd_config(argc - 1, argv + 1);
+    if (!strcmp(c, "version") || !strcmp(c, "--version")) {
+        printf("vigie %s\n", VG_VERSION);
+        return 0;
+    }
+    if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "vigie: unknown command '%s'\n", c);
+    usage(stderr);
+    return 2;
+}

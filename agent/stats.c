@@ -151,3 +151,28 @@ uint64_t vg_stats_sum(vg_stats *st, const char *name)
     pthread_mutex_unlock(&st->lock);
     return s;
 }
+
+static int cmp_value_desc(const void *a, const void *b)
+{
+    uint64_t x = vg_counter_get(&(*(entry *const *)a)->c);
+    uint64_t y = vg_counter_get(&(*(entry *const *)b)->c);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void vg_stats_print_matching(vg_stats *st, FILE *out, const char *name)
+{
+    pthread_mutex_lock(&st->lock);
+    entry **v = malloc((st->n ? st->n : 1) * sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; v && i < st->n; i++)
+        if (!strcmp(st->e[i].name, name) && vg_counter_get(&st->e[i].c))
+            v[k++] = &st->e[i];
+    pthread_mutex_unlock(&st->lock);
+    if (!v)
+        return;
+    qsort(v, k, sizeof *v, cmp_value_desc);
+    for (size_t i = 0; i < k; i++)
+        fprintf(out, "  %10llu  %s\n", (unsigned long long)vg_counter_get(&v[i]->c),
+                v[i]->value ? v[i]->value : "");
+    free(v);
+}

@@ -45,6 +45,9 @@ static inline uint64_t vg_counter_get(const vg_counter *c)
 /* Print all non-zero counters, one per line "name{label="value"} N", sorted. */
 void vg_stats_print(vg_stats *st, FILE *out);
 
+/* Print the non-zero counters of one name, largest first, "  value  N". */
+void vg_stats_print_matching(vg_stats *st, FILE *out, const char *name);
+
 /* Sum of a counter over all its labels (e.g. total "alerts"). */
 uint64_t vg_stats_sum(vg_stats *st, const char *name);
 

@@ -27,4 +27,7 @@ int64_t vg_tz_to_utc(const vg_tz *tz, const struct tm *tm);
 /* Days-from-civil helper: UTC broken-down time -> Unix seconds (no TZ, no I/O). */
 int64_t vg_timegm(int year, int mon /*1-12*/, int day, int hour, int min, int sec);
 
+/* Inverse: days since 1970-01-01 (may be negative) -> civil UTC date (mon 1-12). */
+void vg_civil_from_days(int64_t days, int *year, int *mon, int *day);
+
 #endif

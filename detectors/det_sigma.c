@@ -1,0 +1,288 @@
+/*
+ * det_sigma.c - Sigma rules as a detector: loading through sigma.c, the
+ * config's per-rule overrides, logsource routing, and batch matching.
+ *
+ * Routing: the rules that can see an event depend only on its input's
+ * logsource and the service its program maps to, both pointers that are
+ * stable for the life of a ruleset (config strings, static service names);
+ * so each thread caches (logsource, service) -> rule list in its scratch.
+ *
+ * Rule evaluation time is sampled (one event in 64, scaled) so measuring it
+ * does not cost more than the evaluation.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "detector.h"
+#include "sigma.h"
+
+#define ROUTE_CACHE 64
+#define TIME_SAMPLE 64
+
+typedef struct det_sigma {
+    vg_sigma_opts opts;
+    vg_stats *stats;
+    vg_sigma_rule **rules;
+    size_t n, cap;
+    int oom;
+} det_sigma;
+
+typedef struct route {
+    const vg_logsource *ls;
+    const char *service2;
+    uint32_t *idx;
+    size_t n;
+} route;
+
+typedef struct scratch {
+    vg_sigma_scratch *s;
+    route cache[ROUTE_CACHE];
+    size_t ncache;
+    uint32_t *tmp;     /* route when the cache is full */
+    uint64_t *evals;   /* per rule, flushed to counters per batch */
+    uint64_t *ns;
+    uint64_t seen;
+} scratch;
+
+static void *ds_create(const vg_config *cfg, vg_stats *stats)
+{
+    det_sigma *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->opts.regex_match_limit = (uint32_t)cfg->regex_match_limit;
+    d->opts.regex_depth_limit = (uint32_t)cfg->regex_depth_limit;
+    d->stats = stats;
+    return d;
+}
+
+static void on_rule(void *ud, vg_sigma_rule *r)
+{
+    det_sigma *d = *(det_sigma **)ud;
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 64;
+        vg_sigma_rule **nr = realloc(d->rules, nc * sizeof *nr);
+        if (!nr) {
+            d->oom = 1;
+            vg_sigma_rule_destroy(r);
+            return;
+        }
+        d->rules = nr;
+        d->cap = nc;
+    }
+    d->rules[d->n++] = r;
+}
+
+typedef struct load_ctx {
+    det_sigma *d; /* first member: on_rule reads it */
+    vg_diag_fn diag;
+    void *ud;
+} load_ctx;
+
+static void fwd_diag(void *ud, const vg_diag *dg)
+{
+    load_ctx *l = ud;
+    l->diag(l->ud, dg);
+}
+
+static void ds_load_file(void *self, const char *path, vg_diag_fn diag, void *ud)
+{
+    load_ctx l = {self, diag, ud};
+    /* on_rule and fwd_diag share the context: on_rule reads l.d first. */
+    vg_sigma_load_file(path, &((det_sigma *)self)->opts, on_rule, fwd_diag, &l);
+}
+
+static bool rule_is(vg_sigma_rule *r, const char *key)
+{
+    vg_rule_meta *m = vg_sigma_meta(r);
+    return (m->id && !strcmp(m->id, key)) || (m->title && !strcmp(m->title, key));
+}
+
+static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
+{
+    det_sigma *d = self;
+    for (size_t o = 0; o < cfg->noverrides; o++) {
+        vg_rule_override *ov = &cfg->overrides[o];
+        for (size_t i = 0; i < d->n; i++) {
+            vg_sigma_rule *r = d->rules[i];
+            if (!r || !rule_is(r, ov->id))
+                continue;
+            ov->used = true;
+            vg_rule_meta *m = vg_sigma_meta(r);
+            if (ov->level) {
+                char *lv = strdup(ov->level);
+                if (lv) {
+                    free(m->level);
+                    m->level = lv;
+                    m->level_rank = vg_level_rank(lv);
+                }
+            }
+            for (size_t e = 0; e < ov->nexceptions; e++) {
+                vg_errbuf eb;
+                if (vg_sigma_add_exception(r, &ov->exceptions[e], &eb)) {
+                    vg_diag dg = {ov->file, ov->line, ov->col, 0, VG_ECONFIG, eb.msg};
+                    diag(ud, &dg);
+                }
+            }
+            if (ov->enabled == 0) {
+                vg_sigma_rule_destroy(r);
+                d->rules[i] = NULL;
+            }
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->rules[i])
+            d->rules[k++] = d->rules[i];
+    d->n = k;
+    for (size_t i = 0; i < d->n; i++) {
+        vg_rule_meta *m = vg_sigma_meta(d->rules[i]);
+        const char *id = m->id ? m->id : m->title;
+        m->alerts = vg_stats_counter(d->stats, "rule.alerts", "rule", id);
+        m->evals = vg_stats_counter(d->stats, "rule.evaluations", "rule", id);
+        m->eval_ns = vg_stats_counter(d->stats, "rule.eval_ns", "rule", id);
+        m->limit_hits = vg_stats_counter(d->stats, "rule.regex_limit_hits", "rule", id);
+    }
+}
+
+static size_t ds_count(const void *self)
+{
+    return ((const det_sigma *)self)->n;
+}
+
+static void *ds_scratch_create(const void *self)
+{
+    const det_sigma *d = self;
+    scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    size_t n = d->n ? d->n : 1;
+    s->s = vg_sigma_scratch_create();
+    s->tmp = calloc(n, sizeof *s->tmp);
+    s->evals = calloc(n, sizeof *s->evals);
+    s->ns = calloc(n, sizeof *s->ns);
+    if (!s->s || !s->tmp || !s->evals || !s->ns) {
+        vg_sigma_scratch_destroy(s->s);
+        free(s->tmp);
+        free(s->evals);
+        free(s->ns);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void ds_scratch_destroy(void *p)
+{
+    scratch *s = p;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ncache; i++)
+        free(s->cache[i].idx);
+    vg_sigma_scratch_destroy(s->s);
+    free(s->tmp);
+    free(s->evals);
+    free(s->ns);
+    free(s);
+}
+
+static size_t build_route(const det_sigma *d, const vg_event *ev, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (vg_logsource_accepts(&vg_sigma_meta(d->rules[i])->logsource, ev))
+            out[n++] = (uint32_t)i;
+    return n;
+}
+
+static const uint32_t *find_route(const det_sigma *d, scratch *s, const vg_event *ev, size_t *n)
+{
+    for (size_t i = 0; i < s->ncache; i++)
+        if (s->cache[i].ls == ev->logsource && s->cache[i].service2 == ev->service2) {
+            *n = s->cache[i].n;
+            return s->cache[i].idx;
+        }
+    size_t k = build_route(d, ev, s->tmp);
+    if (s->ncache < ROUTE_CACHE) {
+        uint32_t *idx = malloc((k ? k : 1) * sizeof *idx);
+        if (idx) {
+            memcpy(idx, s->tmp, k * sizeof *idx);
+            s->cache[s->ncache++] = (route){ev->logsource, ev->service2, idx, k};
+            *n = k;
+            return idx;
+        }
+    }
+    *n = k;
+    return s->tmp;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sink *sink)
+{
+    const det_sigma *d = self;
+    scratch *s = sp;
+    if (!d->n)
+        return;
+    for (size_t e = 0; e < b->n; e++) {
+        vg_event *ev = &b->ev[e];
+        size_t nr;
+        const uint32_t *idx = find_route(d, s, ev, &nr);
+        if (!nr)
+            continue;
+        vg_sigma_scratch_next_event(s->s);
+        bool timed = (s->seen++ % TIME_SAMPLE) == 0;
+        for (size_t k = 0; k < nr; k++) {
+            uint32_t i = idx[k];
+            const vg_sigma_rule *r = d->rules[i];
+            int64_t t0 = timed ? now_ns() : 0;
+            bool m = vg_sigma_match(r, ev, s->s, &b->arena);
+            if (timed)
+                s->ns[i] += (uint64_t)(now_ns() - t0) * TIME_SAMPLE;
+            s->evals[i]++;
+            if (m) {
+                vg_rule_meta *meta = vg_sigma_meta((vg_sigma_rule *)r);
+                vg_counter_add(meta->alerts, 1);
+                sink->emit(sink->ud, meta, ev);
+            }
+        }
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        if (!s->evals[i])
+            continue;
+        vg_rule_meta *meta = vg_sigma_meta(d->rules[i]);
+        vg_counter_add(meta->evals, s->evals[i]);
+        vg_counter_add(meta->eval_ns, s->ns[i]);
+        s->evals[i] = s->ns[i] = 0;
+    }
+}
+
+static void ds_destroy(void *self)
+{
+    det_sigma *d = self;
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++)
+        vg_sigma_rule_destroy(d->rules[i]);
+    free(d->rules);
+    free(d);
+}
+
+vg_sigma_rule *const *vg_detector_sigma_rules(const void *self, size_t *n)
+{
+    const det_sigma *d = self;
+    *n = d->n;
+    return d->rules;
+}
+
+static const char *const sigma_ext[] = {".yml", ".yaml", NULL};
+
+const vg_detector_ops vg_detector_sigma = {
+    "sigma",       sigma_ext,          ds_create, ds_load_file, ds_finish, ds_count,
+    ds_scratch_create, ds_scratch_destroy, ds_match, ds_destroy,
+};
