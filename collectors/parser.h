@@ -42,6 +42,15 @@ const vg_parser *const *vg_parser_all(void);
  */
 const char *vg_program_service(vg_str program);
 
+/*
+ * Shared by the parsers: an ISO 8601 / RFC 3339 timestamp at the start of
+ * p[0..n): "YYYY-MM-DD(T|t| )hh:mm[:ss][(.|,)frac][Z|+hh[:]mm|-hh[:]mm]".
+ * Without a zone the time is local to tz (NULL = UTC). On success stores Unix
+ * ns in *ts_ns and returns the bytes consumed; returns 0 (and leaves *ts_ns)
+ * when p does not start with such a timestamp or it is out of range.
+ */
+size_t vg_parse_iso8601(const char *p, size_t n, const vg_tz *tz, int64_t *ts_ns);
+
 extern const vg_parser vg_parser_syslog; /* RFC 3164, RFC 5424, ISO 8601 (rsyslog) */
 extern const vg_parser vg_parser_json;   /* JSON lines, flattened with dots */
 extern const vg_parser vg_parser_raw;    /* message = whole line */
