@@ -107,6 +107,20 @@ void vg_sigma_scratch_next_event(vg_sigma_scratch *s);
 bool vg_sigma_match(const vg_sigma_rule *r, vg_event *ev, vg_sigma_scratch *s, vg_arena *arena);
 
 /*
+ * The rule's required literals, for the prefilter: a set of byte strings such
+ * that whenever the rule matches an event whose field values are all
+ * substrings of ev->raw, at least one of them occurs in ev->raw (compared
+ * ASCII case-insensitively). Calls fn for each literal (lowercase them before
+ * use; pointers are valid while the rule lives) and returns true; returns
+ * false when no such set can be derived (the rule must always be
+ * evaluated: a `not` at the top, a regex-only selection, literals shorter
+ * than `min_len`...).
+ */
+typedef void (*vg_sigma_literal_fn)(void *ud, const char *lit, size_t n);
+bool vg_sigma_required_literals(const vg_sigma_rule *r, size_t min_len, vg_sigma_literal_fn fn,
+                                void *ud);
+
+/*
  * Explain an evaluation: calls fn for each selection with its name and
  * whether it matched, then for the condition as a whole ("condition").
  */
