@@ -226,6 +226,11 @@ static int scan_file(scan *s, const char *path)
     for (;;) {
         size_t room;
         char *dst = vg_framer_space(&fr, &room);
+        if (!dst || !room) {
+            fprintf(stderr, "vigie scan: %s: out of memory (scan stopped at this point)\n", path);
+            rc = -1;
+            break;
+        }
         int n = gzread(gz, dst, (unsigned)room);
         if (n < 0) {
             int ze;

@@ -103,6 +103,9 @@ static const vg_option input_opts[] = {
      "file", "stat polling period"},
     {"idle_flush", OPT_DURATION, IN(idle_flush_ms), "5s", 0, 3600000, NULL, NULL, 0, 0, "file",
      "a final line without newline is emitted after this much idle time"},
+    {"rotate_wait", OPT_DURATION, IN(rotate_wait_ms), "5s", 0, 3600000, NULL, NULL, 0, 0, "file",
+     "a rotated or deleted file stays open this long after its last byte, for writers that "
+     "have not reopened yet"},
     {"max_line", OPT_SIZE, IN(max_line), "64KiB", 256, 64 << 20, NULL, NULL, 0, 0, "file",
      "longer lines are truncated, flagged and counted"},
     {"read_buffer", OPT_SIZE, IN(read_buffer), "256KiB", 4096, 16 << 20, NULL, NULL, 0, 0, "file",

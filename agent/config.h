@@ -56,6 +56,8 @@ typedef struct vg_input_conf {
     int64_t idle_flush_ms;  /* a final line without newline is emitted after this idle time */
     int64_t max_line;       /* bytes; longer lines are truncated and flagged */
     int64_t read_buffer;    /* bytes per read() */
+    int64_t rotate_wait_ms; /* a rotated/deleted file stays open this long after its last
+                               byte, for writers that have not reopened yet (0 = 5000) */
 
     /* journald */
     vg_strlist units;       /* _SYSTEMD_UNIT filter, empty = all */

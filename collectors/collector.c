@@ -1,1 +1,19 @@
-/* collector.c - not written yet */
+/* collector.c - the registry of collectors by config type name; see collector.h. */
+#include "collector.h"
+
+#include <string.h>
+
+static const vg_collector_ops *const collectors[] = {
+    &vg_collector_file,
+    &vg_collector_journald,
+};
+
+const vg_collector_ops *vg_collector_find(const char *type)
+{
+    if (!type)
+        return NULL;
+    for (size_t i = 0; i < sizeof collectors / sizeof collectors[0]; i++)
+        if (strcmp(collectors[i]->type, type) == 0)
+            return collectors[i];
+    return NULL;
+}
