@@ -358,23 +358,20 @@ static size_t round_once(vg_pipeline *p)
 {
     vg_batch *b = &p->batch;
     vg_batch_reset(b);
-    bool more = true;
-    while (more && b->n < b->cap) {
-        more = false;
-        for (size_t i = 0; i < p->nins && b->n < b->cap; i++) {
-            in_rt *in = &p->ins[i];
-            if (!in->self)
-                continue;
-            size_t from = b->n;
-            vg_err r = in->ops->read(in->self, b, b->cap - b->n);
-            if (r == VG_OK && b->n > from) {
-                in->touched = true;
-                more = true;
-                vg_counter_add(in->events, b->n - from);
-                const vg_parser *parser =
-                    (in->ops->flags & VG_COLLECTOR_PARSED) ? NULL : in->conf->parser;
-                vg_pipeline_parse(p, b, from, parser, &in->conf->logsource, in->conf->tz);
-            }
+    /* One read() per input and round: what a read() handed out is valid
+       only until that collector's next read(), i.e. until the next round. */
+    for (size_t i = 0; i < p->nins && b->n < b->cap; i++) {
+        in_rt *in = &p->ins[i];
+        if (!in->self)
+            continue;
+        size_t from = b->n;
+        vg_err r = in->ops->read(in->self, b, b->cap - b->n);
+        if (r == VG_OK && b->n > from) {
+            in->touched = true;
+            vg_counter_add(in->events, b->n - from);
+            const vg_parser *parser =
+                (in->ops->flags & VG_COLLECTOR_PARSED) ? NULL : in->conf->parser;
+            vg_pipeline_parse(p, b, from, parser, &in->conf->logsource, in->conf->tz);
         }
     }
     size_t n = b->n;
@@ -453,7 +450,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
             print_stats(p);
             next_stats = now + p->cfg->stats_interval_ms;
         }
-        bool wait = got < p->batch.cap;
+        bool wait = got == 0; /* block only when a round found nothing */
         /* Wait for input, a signal or the next timer. */
         if (npfd < p->nins + 1) {
             struct pollfd *np = realloc(pfd, (p->nins + 1) * sizeof *np);

@@ -7,6 +7,14 @@
  * stable for the life of a ruleset (config strings, static service names);
  * so each thread caches (logsource, service) -> rule list in its scratch.
  *
+ * Prefilter: every rule's required literals (vg_sigma_required_literals) go
+ * into one automaton; each event's raw line is scanned once, and a rule with
+ * required literals is evaluated only if one of them occurred. This is sound
+ * only when every field value of the event is a substring of the raw line
+ * (syslog, access and raw parsing; not JSON, whose values are unescaped), which
+ * is checked per event by pointer range; other events evaluate every rule.
+ * VIGIE_NO_PREFILTER=1 in the environment turns it off (equivalence tests).
+ *
  * Rule evaluation time is sampled (one event in 64, scaled) so measuring it
  * does not cost more than the evaluation.
  */
@@ -15,7 +23,11 @@
 #include <time.h>
 
 #include "detector.h"
+#include "prefilter.h"
 #include "sigma.h"
+
+/* Literals shorter than this select too little to be worth a prefilter entry. */
+#define PREFILTER_MIN_LEN 3
 
 #define ROUTE_CACHE 64
 #define TIME_SAMPLE 64
@@ -26,6 +38,10 @@ typedef struct det_sigma {
     vg_sigma_rule **rules;
     size_t n, cap;
     int oom;
+    vg_prefilter *pf;     /* NULL = off */
+    bool *always;         /* per rule: no required literal, evaluate always */
+    size_t nfiltered;     /* rules behind the prefilter */
+    vg_counter *c_skipped, *c_scanned, *c_unfilterable;
 } det_sigma;
 
 typedef struct route {
@@ -43,6 +59,9 @@ typedef struct scratch {
     uint64_t *evals;   /* per rule, flushed to counters per batch */
     uint64_t *ns;
     uint64_t seen;
+    uint32_t *stamp;   /* per rule: generation in which a literal of it was seen */
+    uint32_t gen;
+    uint64_t skipped, scanned, unfilterable;
 } scratch;
 
 static void *ds_create(const vg_config *cfg, vg_stats *stats)
@@ -90,6 +109,51 @@ static void ds_load_file(void *self, const char *path, vg_diag_fn diag, void *ud
     load_ctx l = {self, diag, ud};
     /* on_rule and fwd_diag share the context: on_rule reads l.d first. */
     vg_sigma_load_file(path, &((det_sigma *)self)->opts, on_rule, fwd_diag, &l);
+}
+
+typedef struct lit_ctx {
+    det_sigma *d;
+    uint32_t rule;
+    bool ok;
+} lit_ctx;
+
+static void add_lit(void *ud, const char *lit, size_t n)
+{
+    lit_ctx *c = ud;
+    if (c->ok && !vg_prefilter_add(c->d->pf, lit, n, c->rule))
+        c->ok = false;
+}
+
+static void build_prefilter(det_sigma *d)
+{
+    d->c_skipped = vg_stats_counter(d->stats, "prefilter.skipped_evaluations", NULL, NULL);
+    d->c_scanned = vg_stats_counter(d->stats, "prefilter.scanned_events", NULL, NULL);
+    d->c_unfilterable = vg_stats_counter(d->stats, "prefilter.unfilterable_events", NULL, NULL);
+    const char *off = getenv("VIGIE_NO_PREFILTER");
+    if ((off && *off && strcmp(off, "0")) || !d->n)
+        return;
+    d->always = calloc(d->n, sizeof *d->always);
+    d->pf = vg_prefilter_create();
+    if (!d->always || !d->pf)
+        goto fail;
+    for (size_t i = 0; i < d->n; i++) {
+        lit_ctx c = {d, (uint32_t)i, true};
+        /* A refused literal (state budget) leaves others of the rule in the
+           automaton: harmless, the rule is then evaluated always anyway. */
+        if (!vg_sigma_required_literals(d->rules[i], PREFILTER_MIN_LEN, add_lit, &c) || !c.ok)
+            d->always[i] = true;
+        else
+            d->nfiltered++;
+    }
+    if (!d->nfiltered || !vg_prefilter_build(d->pf))
+        goto fail;
+    return;
+fail:
+    vg_prefilter_destroy(d->pf);
+    d->pf = NULL;
+    free(d->always);
+    d->always = NULL;
+    d->nfiltered = 0;
 }
 
 static bool rule_is(vg_sigma_rule *r, const char *key)
@@ -143,6 +207,7 @@ static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
         m->eval_ns = vg_stats_counter(d->stats, "rule.eval_ns", "rule", id);
         m->limit_hits = vg_stats_counter(d->stats, "rule.regex_limit_hits", "rule", id);
     }
+    build_prefilter(d);
 }
 
 static size_t ds_count(const void *self)
@@ -161,7 +226,9 @@ static void *ds_scratch_create(const void *self)
     s->tmp = calloc(n, sizeof *s->tmp);
     s->evals = calloc(n, sizeof *s->evals);
     s->ns = calloc(n, sizeof *s->ns);
-    if (!s->s || !s->tmp || !s->evals || !s->ns) {
+    s->stamp = calloc(n, sizeof *s->stamp);
+    if (!s->s || !s->tmp || !s->evals || !s->ns || !s->stamp) {
+        free(s->stamp);
         vg_sigma_scratch_destroy(s->s);
         free(s->tmp);
         free(s->evals);
@@ -183,6 +250,7 @@ static void ds_scratch_destroy(void *p)
     free(s->tmp);
     free(s->evals);
     free(s->ns);
+    free(s->stamp);
     free(s);
 }
 
@@ -223,6 +291,26 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void on_hit(void *ud, uint32_t rule)
+{
+    scratch *s = ud;
+    s->stamp[rule] = s->gen;
+}
+
+/* Are all field values substrings of the raw line? (Then the prefilter is sound.) */
+static bool fields_in_raw(const vg_event *ev)
+{
+    const char *lo = ev->raw.p, *hi = ev->raw.p + ev->raw.n;
+    if (!lo)
+        return false;
+    for (unsigned i = 0; i < ev->nfields; i++) {
+        const vg_str *v = &ev->fields[i].value;
+        if (v->n && (v->p < lo || v->p + v->n > hi))
+            return false;
+    }
+    return true;
+}
+
 static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sink *sink)
 {
     const det_sigma *d = self;
@@ -235,10 +323,28 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
         const uint32_t *idx = find_route(d, s, ev, &nr);
         if (!nr)
             continue;
+        bool filter = false;
+        if (d->pf) {
+            if (fields_in_raw(ev)) {
+                if (++s->gen == 0) { /* wrapped: forget old stamps */
+                    memset(s->stamp, 0, d->n * sizeof *s->stamp);
+                    s->gen = 1;
+                }
+                vg_prefilter_scan(d->pf, ev->raw.p, ev->raw.n, on_hit, s);
+                filter = true;
+                s->scanned++;
+            } else {
+                s->unfilterable++;
+            }
+        }
         vg_sigma_scratch_next_event(s->s);
         bool timed = (s->seen++ % TIME_SAMPLE) == 0;
         for (size_t k = 0; k < nr; k++) {
             uint32_t i = idx[k];
+            if (filter && !d->always[i] && s->stamp[i] != s->gen) {
+                s->skipped++;
+                continue;
+            }
             const vg_sigma_rule *r = d->rules[i];
             int64_t t0 = timed ? now_ns() : 0;
             bool m = vg_sigma_match(r, ev, s->s, &b->arena);
@@ -260,6 +366,10 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
         vg_counter_add(meta->eval_ns, s->ns[i]);
         s->evals[i] = s->ns[i] = 0;
     }
+    vg_counter_add(d->c_skipped, s->skipped);
+    vg_counter_add(d->c_scanned, s->scanned);
+    vg_counter_add(d->c_unfilterable, s->unfilterable);
+    s->skipped = s->scanned = s->unfilterable = 0;
 }
 
 static void ds_destroy(void *self)
@@ -270,6 +380,8 @@ static void ds_destroy(void *self)
     for (size_t i = 0; i < d->n; i++)
         vg_sigma_rule_destroy(d->rules[i]);
     free(d->rules);
+    vg_prefilter_destroy(d->pf);
+    free(d->always);
     free(d);
 }
 

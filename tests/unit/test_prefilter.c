@@ -1,0 +1,98 @@
+/* test_prefilter.c - the Aho-Corasick prefilter, checked against a naive search. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detectors/prefilter.h"
+
+typedef struct hits {
+    uint32_t seen[64];
+} hits;
+
+static void on_hit(void *ud, uint32_t id)
+{
+    ((hits *)ud)->seen[id]++;
+}
+
+static bool naive_contains(const char *t, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    for (size_t i = 0; i + m <= n; i++) {
+        size_t k = 0;
+        while (k < m && (t[i + k] | (t[i + k] >= 'A' && t[i + k] <= 'Z' ? 32 : 0)) ==
+                            (lit[k] | (lit[k] >= 'A' && lit[k] <= 'Z' ? 32 : 0)))
+            k++;
+        if (k == m)
+            return true;
+    }
+    return false;
+}
+
+static const char *const lits[] = {"he", "she", "his", "hers", "failed password", "UNION SELECT",
+                                   "../", "/etc/passwd", "a", "aaa", "\xff\x00z"};
+#define NL (sizeof lits / sizeof lits[0])
+
+Test(prefilter, classic_and_case_folding)
+{
+    vg_prefilter *pf = vg_prefilter_create();
+    for (uint32_t i = 0; i < NL; i++)
+        cr_assert(vg_prefilter_add(pf, lits[i], i == 10 ? 3 : strlen(lits[i]), i));
+    cr_assert(vg_prefilter_build(pf));
+    static const char *const texts[] = {
+        "ushers", "Failed Password for root", "GET /x?q=1%20union select", "/../../ETC/PASSWD",
+        "", "bbbb", "ahishers", "union selec"};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        hits h = {0};
+        vg_prefilter_scan(pf, texts[t], strlen(texts[t]), on_hit, &h);
+        for (uint32_t i = 0; i < NL - 1; i++)
+            cr_assert_eq(h.seen[i] > 0, naive_contains(texts[t], strlen(texts[t]), lits[i]),
+                         "text '%s' literal '%s': got %u", texts[t], lits[i], h.seen[i]);
+    }
+    hits h = {0};
+    vg_prefilter_scan(pf, "x\xff\x00zy", 5, on_hit, &h);
+    cr_assert(h.seen[10] > 0, "binary literal with NUL");
+    vg_prefilter_destroy(pf);
+}
+
+Test(prefilter, random_against_naive)
+{
+    srand(7);
+    for (int round = 0; round < 200; round++) {
+        vg_prefilter *pf = vg_prefilter_create();
+        char lit[16][8];
+        int nl = 1 + rand() % 16;
+        for (int i = 0; i < nl; i++) {
+            int len = 1 + rand() % 5;
+            for (int k = 0; k < len; k++)
+                lit[i][k] = "abAB."[rand() % 5];
+            lit[i][len] = '\0';
+            cr_assert(vg_prefilter_add(pf, lit[i], (size_t)len, (uint32_t)i));
+        }
+        cr_assert(vg_prefilter_build(pf));
+        char text[64];
+        int tn = rand() % 63;
+        for (int k = 0; k < tn; k++)
+            text[k] = "abABc."[rand() % 6];
+        text[tn] = '\0';
+        hits h = {0};
+        vg_prefilter_scan(pf, text, (size_t)tn, on_hit, &h);
+        for (int i = 0; i < nl; i++)
+            cr_assert_eq(h.seen[i] > 0, naive_contains(text, (size_t)tn, lit[i]),
+                         "round %d text '%s' lit '%s'", round, text, lit[i]);
+        vg_prefilter_destroy(pf);
+    }
+}
+
+Test(prefilter, limits)
+{
+    vg_prefilter *pf = vg_prefilter_create();
+    cr_assert_not(vg_prefilter_add(pf, "", 0, 1), "empty literal refused");
+    char big[5000];
+    memset(big, 'x', sizeof big);
+    cr_assert_not(vg_prefilter_add(pf, big, sizeof big, 1), "over-long literal refused");
+    cr_assert_eq(vg_prefilter_states(pf), 1, "a refused literal adds no state");
+    cr_assert(vg_prefilter_build(pf));
+    hits h = {0};
+    vg_prefilter_scan(pf, "xxxx", 4, on_hit, &h);
+    vg_prefilter_destroy(pf);
+}
