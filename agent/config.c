@@ -103,7 +103,7 @@ static const vg_option input_opts[] = {
      "file", "stat polling period"},
     {"idle_flush", OPT_DURATION, IN(idle_flush_ms), "5s", 0, 3600000, NULL, NULL, 0, 0, "file",
      "a final line without newline is emitted after this much idle time"},
-    {"rotate_wait", OPT_DURATION, IN(rotate_wait_ms), "5s", 0, 3600000, NULL, NULL, 0, 0, "file",
+    {"rotate_wait", OPT_DURATION, IN(rotate_wait_ms), "5s", 100, 3600000, NULL, NULL, 0, 0, "file",
      "a rotated or deleted file stays open this long after its last byte, for writers that "
      "have not reopened yet"},
     {"max_line", OPT_SIZE, IN(max_line), "64KiB", 256, 64 << 20, NULL, NULL, 0, 0, "file",
