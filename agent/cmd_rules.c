@@ -98,6 +98,64 @@ static void print_fields(const vg_event *ev)
     vg_buf_free(&b);
 }
 
+/* What test and explain both need: the rules of the given paths, loaded,
+   plus an event, an arena and a scratch to evaluate them with. */
+typedef struct rules_env {
+    vg_stats *st;
+    vg_config *cfg;
+    vg_ruleset *rs;
+    vg_ruleset_report rep;
+    size_t rejected;
+    vg_sigma_rule *const *rules;
+    size_t n;
+    vg_sigma_scratch *scr;
+    vg_event *ev;
+    vg_arena arena;
+    vg_buf sel; /* "sel=true, filter=false" of the last explain */
+} rules_env;
+
+static void env_close(rules_env *e)
+{
+    vg_buf_free(&e->sel);
+    vg_arena_destroy(&e->arena);
+    free(e->ev);
+    vg_sigma_scratch_destroy(e->scr);
+    vg_ruleset_destroy(e->rs);
+    vg_config_destroy(e->cfg);
+    vg_stats_destroy(e->st);
+}
+
+static int env_open(rules_env *e, int argc, char **argv)
+{
+    memset(e, 0, sizeof *e);
+    vg_arena_init(&e->arena, 8 << 20);
+    vg_buf_init(&e->sel, 1 << 16);
+    if (!(e->st = vg_stats_create()) ||
+        load(argc, argv, e->st, &e->cfg, &e->rs, &e->rep, &e->rejected)) {
+        vg_stats_destroy(e->st);
+        e->st = NULL;
+        return -1;
+    }
+    e->rules = vg_detector_sigma_rules(vg_ruleset_detector(e->rs, &vg_detector_sigma), &e->n);
+    e->scr = vg_sigma_scratch_create();
+    e->ev = calloc(1, sizeof *e->ev);
+    if (!e->scr || !e->ev) {
+        fprintf(stderr, "vigie rules: out of memory\n");
+        env_close(e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Selections of rule r on e->ev into e->sel; returns the condition's result. */
+static bool env_explain(rules_env *e, const vg_sigma_rule *r)
+{
+    vg_buf_reset(&e->sel);
+    explain_out eo = {&e->sel};
+    vg_sigma_scratch_next_event(e->scr);
+    return vg_sigma_explain(r, e->ev, e->scr, &e->arena, on_sel, &eo);
+}
+
 static int cmd_test(int argc, char **argv)
 {
     bool verbose = false;
@@ -106,27 +164,15 @@ static int cmd_test(int argc, char **argv)
         argc--;
         argv++;
     }
-    vg_stats *st = vg_stats_create();
-    vg_config *cfg;
-    vg_ruleset *rs;
-    vg_ruleset_report rep;
-    size_t rejected = 0;
-    if (!st || load(argc, argv, st, &cfg, &rs, &rep, &rejected)) {
-        vg_stats_destroy(st);
+    rules_env E;
+    if (env_open(&E, argc, argv))
         return 2;
-    }
-    size_t n;
-    vg_sigma_rule *const *rules = vg_detector_sigma_rules(
-        vg_ruleset_detector(rs, &vg_detector_sigma), &n);
-    vg_sigma_scratch *scr = vg_sigma_scratch_create();
-    vg_event *ev = calloc(1, sizeof *ev);
-    vg_arena arena;
-    vg_arena_init(&arena, 8 << 20);
+    vg_sigma_rule *const *rules = E.rules;
+    vg_sigma_scratch *scr = E.scr;
+    vg_event *ev = E.ev;
     vg_stream stream = {"test:0", "test", "test"};
-    size_t passed = 0, failed = 0, untested = 0;
-    vg_buf sel;
-    vg_buf_init(&sel, 1 << 16);
-    for (size_t i = 0; scr && ev && i < n; i++) {
+    size_t passed = 0, failed = 0, untested = 0, n = E.n;
+    for (size_t i = 0; i < n; i++) {
         vg_rule_meta *m = vg_sigma_meta(rules[i]);
         size_t nt;
         const vg_sigma_test *t = vg_sigma_tests(rules[i], &nt);
@@ -146,10 +192,10 @@ static int cmd_test(int argc, char **argv)
             if (!pr) {
                 why = "unknown format";
             } else {
-                build_event(ev, &arena, t[k].line, pr, &ls, &stream);
+                build_event(ev, &E.arena, t[k].line, pr, &ls, &stream);
                 vg_sigma_scratch_next_event(scr);
                 got = vg_logsource_accepts(&m->logsource, ev) &&
-                      vg_sigma_match(rules[i], ev, scr, &arena);
+                      vg_sigma_match(rules[i], ev, scr, &E.arena);
                 if (got != t[k].match)
                     why = t[k].match ? "expected a match, got none" : "expected no match, got one";
                 for (size_t f = 0; !why && got && f < t[k].nfields; f++) {
@@ -171,30 +217,22 @@ static int cmd_test(int argc, char **argv)
                     printf("ok   %s:%d: %s\n", m->file, t[k].line_no, m->title);
             } else {
                 failed++;
-                vg_buf_reset(&sel);
-                if (pr) {
-                    explain_out eo = {&sel};
-                    vg_sigma_scratch_next_event(scr);
-                    vg_sigma_explain(rules[i], ev, scr, &arena, on_sel, &eo);
-                }
+                vg_buf_reset(&E.sel);
+                if (pr)
+                    env_explain(&E, rules[i]);
                 printf("FAIL %s:%d: %s: %s\n  line: %s\n  routed: %s\n  selections: %.*s\n",
                        m->file, t[k].line_no, m->title, why, t[k].line,
                        pr && vg_logsource_accepts(&m->logsource, ev) ? "yes" : "no (logsource)",
-                       (int)sel.n, sel.p ? sel.p : "");
+                       (int)E.sel.n, E.sel.p ? E.sel.p : "");
                 if (pr)
                     print_fields(ev);
             }
-            vg_arena_reset(&arena);
+            vg_arena_reset(&E.arena);
         }
     }
     printf("%zu rules, %zu without tests; %zu passed, %zu failed\n", n, untested, passed, failed);
-    vg_buf_free(&sel);
-    vg_arena_destroy(&arena);
-    free(ev);
-    vg_sigma_scratch_destroy(scr);
-    vg_ruleset_destroy(rs);
-    vg_config_destroy(cfg);
-    vg_stats_destroy(st);
+    size_t rejected = E.rejected;
+    env_close(&E);
     return failed || rejected ? 1 : 0;
 }
 
@@ -244,56 +282,35 @@ static int cmd_explain(int argc, char **argv)
         free(line);
         return 2;
     }
-    vg_stats *st = vg_stats_create();
-    vg_config *cfg;
-    vg_ruleset *rs;
-    vg_ruleset_report rep;
-    size_t rejected = 0;
-    if (!st || load(1, &argv[optind], st, &cfg, &rs, &rep, &rejected)) {
-        vg_stats_destroy(st);
+    rules_env E;
+    if (env_open(&E, 1, &argv[optind])) {
         free(line);
         return 2;
     }
-    size_t n;
-    vg_sigma_rule *const *rules = vg_detector_sigma_rules(
-        vg_ruleset_detector(rs, &vg_detector_sigma), &n);
-    vg_sigma_scratch *scr = vg_sigma_scratch_create();
-    vg_event *ev = calloc(1, sizeof *ev);
-    vg_arena arena;
-    vg_arena_init(&arena, 8 << 20);
     vg_stream stream = {"explain:0", "explain", "explain"};
-    vg_buf sel;
-    vg_buf_init(&sel, 1 << 16);
     int rc = 0;
-    for (size_t i = 0; scr && ev && i < n; i++) {
-        vg_rule_meta *m = vg_sigma_meta(rules[i]);
+    for (size_t i = 0; i < E.n; i++) {
+        vg_rule_meta *m = vg_sigma_meta(E.rules[i]);
         char lsbuf[256];
         vg_logsource ls = m->logsource;
         if (lsarg)
             ls_parse(lsarg, lsbuf, sizeof lsbuf, &ls);
-        build_event(ev, &arena, line, pr, &ls, &stream);
-        printf("rule: %s (%s)\nparsed with %s:\n", m->title, m->id ? m->id : "-", pr->name);
-        print_fields(ev);
-        bool routed = vg_logsource_accepts(&m->logsource, ev);
-        vg_buf_reset(&sel);
-        explain_out eo = {&sel};
-        vg_sigma_scratch_next_event(scr);
-        bool matched = vg_sigma_explain(rules[i], ev, scr, &arena, on_sel, &eo);
+        build_event(E.ev, &E.arena, line, pr, &ls, &stream);
+        bool routed = vg_logsource_accepts(&m->logsource, E.ev);
+        bool matched = env_explain(&E, E.rules[i]);
+        printf("rule: %s (%s)\nparsed with %s (with the captures of a match):\n", m->title,
+               m->id ? m->id : "-", pr->name);
+        print_fields(E.ev);
         printf("routed to the rule: %s\nselections: %.*s\nresult: %s\n\n",
-               routed ? "yes" : "no (logsource differs)", (int)sel.n, sel.p ? sel.p : "",
+               routed ? "yes" : "no (logsource differs)", (int)E.sel.n, E.sel.p ? E.sel.p : "",
                routed && matched ? "MATCH" : "no match");
         if (routed && matched)
             rc = 1;
-        vg_arena_reset(&arena);
+        vg_arena_reset(&E.arena);
     }
-    vg_buf_free(&sel);
-    vg_arena_destroy(&arena);
-    free(ev);
     free(line);
-    vg_sigma_scratch_destroy(scr);
-    vg_ruleset_destroy(rs);
-    vg_config_destroy(cfg);
-    vg_stats_destroy(st);
+    size_t rejected = E.rejected;
+    env_close(&E);
     return rejected ? 2 : rc ? 0 : 1;
 }
 
@@ -303,7 +320,8 @@ int vg_cmd_rules(int argc, char **argv)
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: vigie rules check PATH...\n"
                 "       vigie rules test [-v] PATH...\n"
-                "       vigie rules explain [--format F] [--logsource LS] RULE_FILE LINE\n");
+                "       vigie rules explain [--format F] [--logsource LS] RULE_FILE LINE\n"
+                "explain exits 0 when the line matches, 1 when not, 2 on error\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "test"))

@@ -26,6 +26,11 @@
 #define SCAN_READ (1 << 20)
 #define SCAN_MAX_LINE (64 << 10)
 
+typedef struct rule_count {
+    const vg_rule_meta *rule;
+    uint64_t n;
+} rule_count;
+
 typedef struct scan {
     vg_pipeline *p;
     bool text, color, verbose, progress;
@@ -34,6 +39,9 @@ typedef struct scan {
     bool ls_given;
     uint64_t lines, bytes, alerts, truncated;
     vg_buf out;
+    rule_count per_rule[256]; /* summary; rules past 256 are counted in `others` */
+    size_t nrules;
+    uint64_t others;
     int64_t t0;
     int64_t last_progress;
 } scan;
@@ -49,6 +57,15 @@ static void on_alert(void *ud, const vg_alert *a)
 {
     scan *s = ud;
     s->alerts++;
+    size_t i = 0;
+    while (i < s->nrules && s->per_rule[i].rule != a->rule)
+        i++;
+    if (i < s->nrules)
+        s->per_rule[i].n++;
+    else if (s->nrules < sizeof s->per_rule / sizeof s->per_rule[0])
+        s->per_rule[s->nrules++] = (rule_count){a->rule, 1};
+    else
+        s->others++;
     vg_buf_reset(&s->out);
     if (s->text) {
         vg_alert_text(&s->out, a, s->color);
@@ -216,6 +233,9 @@ static int scan_file(scan *s, const char *path)
         return -1;
     }
     vg_stream stream = {.name = path, .input = "scan"};
+    /* A rotated archive's last line is no later than its modification time. */
+    vg_pipeline_set_reference_time(s->p, (int64_t)st.st_mtim.tv_sec * 1000000000 +
+                                             st.st_mtim.tv_nsec);
     const char *fmt = s->format;
     vg_logsource ls = s->ls;
     bool guessed = false;
@@ -448,10 +468,19 @@ int vg_cmd_scan(int argc, char **argv)
                 "lines, %.2f s (%.0f lines/s)\n", argc - optind, (unsigned long long)s.lines,
                 (double)s.bytes / 1e6, (unsigned long long)s.alerts,
                 (unsigned long long)s.truncated, secs, secs > 0 ? (double)s.lines / secs : 0.0);
-        if (s.alerts) {
-            fprintf(stderr, "alerts per rule:\n");
-            vg_stats_print_matching(st, stderr, "rule.alerts");
-        }
+        for (size_t i = 0; i < s.nrules; i++) /* by count, largest first */
+            for (size_t j = i + 1; j < s.nrules; j++)
+                if (s.per_rule[j].n > s.per_rule[i].n) {
+                    rule_count t = s.per_rule[i];
+                    s.per_rule[i] = s.per_rule[j];
+                    s.per_rule[j] = t;
+                }
+        for (size_t i = 0; i < s.nrules; i++)
+            fprintf(stderr, "  %10llu  %-8s %s\n", (unsigned long long)s.per_rule[i].n,
+                    s.per_rule[i].rule->level ? s.per_rule[i].rule->level : "",
+                    s.per_rule[i].rule->title ? s.per_rule[i].rule->title : "?");
+        if (s.others)
+            fprintf(stderr, "  %10llu  (other rules)\n", (unsigned long long)s.others);
     }
     rc = errors ? 2 : s.alerts ? 1 : 0;
 out:

@@ -51,6 +51,7 @@ struct vg_pipeline {
     void *alert_ud;
     json_t *saved; /* positions as last committed: {"inputs": {name: ...}} */
     bool dirty;    /* something read since the last commit */
+    int64_t ref_ns; /* reference time for year inference, 0 = clock */
     vg_counter *c_events, *c_alerts, *c_alert_overflow, *c_commits, *c_commit_errors,
         *c_out_errors, *c_batches;
 };
@@ -179,7 +180,7 @@ void vg_pipeline_set_alert_fn(vg_pipeline *p, vg_alert_fn fn, void *ud)
 void vg_pipeline_parse(vg_pipeline *p, vg_batch *b, size_t from, const vg_parser *parser,
                        const vg_logsource *ls, const vg_tz *tz)
 {
-    vg_parse_ctx pc = {&b->arena, tz, wall_ns()};
+    vg_parse_ctx pc = {&b->arena, tz, p->ref_ns ? p->ref_ns : wall_ns()};
     for (size_t i = from; i < b->n; i++) {
         vg_event *ev = &b->ev[i];
         ev->logsource = ls;
@@ -187,6 +188,11 @@ void vg_pipeline_parse(vg_pipeline *p, vg_batch *b, size_t from, const vg_parser
             parser->parse(&pc, ev);
     }
     vg_counter_add(p->c_events, b->n - from);
+}
+
+void vg_pipeline_set_reference_time(vg_pipeline *p, int64_t ns)
+{
+    p->ref_ns = ns;
 }
 
 static void emit(void *ud, const vg_rule_meta *rule, vg_event *ev)

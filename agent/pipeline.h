@@ -37,6 +37,11 @@ void vg_pipeline_destroy(vg_pipeline *p);
 void vg_pipeline_parse(vg_pipeline *p, vg_batch *b, size_t from, const vg_parser *parser,
                        const vg_logsource *ls, const vg_tz *tz);
 
+/* Reference time for timestamps without a year (RFC 3164): 0 = the clock.
+   `scan` sets it to each file's modification time, so an archive's lines
+   get the year they were written in. */
+void vg_pipeline_set_reference_time(vg_pipeline *p, int64_t ns);
+
 /* Run the detectors over the batch and write the alerts to the outputs.
    Returns the number of alerts. */
 size_t vg_pipeline_detect(vg_pipeline *p, vg_batch *b);

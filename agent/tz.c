@@ -225,3 +225,17 @@ int64_t vg_tz_to_utc(const vg_tz *tz, const struct tm *tm)
     }
     return local - off;
 }
+
+int64_t vg_tz_civil_to_utc(const vg_tz *tz, int year, int mon, int day, int hour, int min, int sec)
+{
+    if (!tz)
+        return vg_timegm(year, mon, day, hour, min, sec);
+    struct tm tm = {0};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    return vg_tz_to_utc(tz, &tm);
+}

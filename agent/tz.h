@@ -24,6 +24,10 @@ void vg_tz_destroy(vg_tz *tz);
 /* Broken-down local time in zone tz (NULL = UTC) -> Unix seconds. */
 int64_t vg_tz_to_utc(const vg_tz *tz, const struct tm *tm);
 
+/* Local civil time in zone tz (NULL = UTC) -> Unix seconds. */
+int64_t vg_tz_civil_to_utc(const vg_tz *tz, int year, int mon /*1-12*/, int day, int hour,
+                           int min, int sec);
+
 /* Days-from-civil helper: UTC broken-down time -> Unix seconds (no TZ, no I/O). */
 int64_t vg_timegm(int year, int mon /*1-12*/, int day, int hour, int min, int sec);
 

@@ -135,18 +135,7 @@ static const char *parse_bsd_ts(const vg_parse_ctx *ctx, const char *p, const ch
         year++; /* "Jan  1" read on Dec 31 (clock skew around new year) */
 
     int64_t secs;
-    if (!ctx || !ctx->tz) {
-        secs = vg_timegm(year, mon, day, hour, min, sec);
-    } else {
-        struct tm tm = {0};
-        tm.tm_year = year - 1900;
-        tm.tm_mon = mon - 1;
-        tm.tm_mday = day;
-        tm.tm_hour = hour;
-        tm.tm_min = min;
-        tm.tm_sec = sec;
-        secs = vg_tz_to_utc(ctx->tz, &tm);
-    }
+    secs = vg_tz_civil_to_utc(ctx ? ctx->tz : NULL, year, mon, day, hour, min, sec);
     *ts = secs * 1000000000LL + frac;
     return q;
 }

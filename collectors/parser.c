@@ -162,14 +162,7 @@ size_t vg_parse_iso8601(const char *p, size_t n, const vg_tz *tz, int64_t *ts_ns
         i = j;
         secs = vg_timegm(year, mon, day, hour, min, sec) - sign * (oh * 3600 + om * 60);
     } else {
-        struct tm tm = {0};
-        tm.tm_year = year - 1900;
-        tm.tm_mon = mon - 1;
-        tm.tm_mday = day;
-        tm.tm_hour = hour;
-        tm.tm_min = min;
-        tm.tm_sec = sec;
-        secs = vg_tz_to_utc(tz, &tm);
+        secs = vg_tz_civil_to_utc(tz, year, mon, day, hour, min, sec);
     }
     if (secs > TS_SECS_MAX || secs < -TS_SECS_MAX)
         return 0;

@@ -18,7 +18,7 @@
  * Change notification is one inotify fd (IN_MODIFY and self events on files,
  * create/move/delete on the directories of the globs), with stat polling as
  * the fallback (`watch: poll`, or per file when a watch cannot be added) and
- * as a safety net every few seconds.
+ * as a safety net every 15 seconds.
  *
  * Acknowledgement: `handed` is the offset just past the last line handed out
  * (the framer's resume point); mark() copies it, with the identity of that
@@ -56,7 +56,7 @@
 #include "framer.h"
 
 #define TAIL_MAX_FILES 4096     /* files tracked at once; more are counted and skipped */
-#define TAIL_SAFETY_MS 5000     /* inotify mode: re-stat everything this often */
+#define TAIL_SAFETY_MS 15000    /* inotify mode: re-stat everything this often (4 wake-ups a minute) */
 #define FP_MAX 256              /* bytes of the head hashed into the fingerprint */
 #define DEFAULT_READ (256u * 1024)
 #define DEFAULT_MAX_LINE (64u * 1024)
