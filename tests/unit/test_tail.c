@@ -677,7 +677,7 @@ Test(tail, timeouts_do_not_busy_loop)
     WAIT_FOR(&h, h.ngot >= 1, 5000);
     quiet(&h, 50);
     int64_t t = ops->timeout_ms(h.c);
-    cr_expect(t > 1000 && t <= 5000, "safety net only, got %" PRId64, t);
+    cr_expect(t > 1000 && t <= 15000, "safety net only, got %" PRId64, t);
     size_t before = h.npump;
     quiet(&h, 300);
     cr_expect_leq(h.npump - before, 2, "%zu wake-ups in 300 ms while idle", h.npump - before);
