@@ -94,6 +94,9 @@ typedef struct wdir {
     char *path;
     int wd;                /* -1 = not watched (missing, wildcard, or poll mode) */
     bool wild;             /* the directory part itself holds glob characters */
+    bool missing;          /* the directory does not exist (yet) */
+    int anc_wd;            /* while missing: watch on its nearest existing ancestor, or -1 */
+    char *anc;             /* that ancestor's path */
 } wdir;
 
 typedef struct saved_ent {
@@ -117,6 +120,7 @@ typedef struct tail {
     saved_ent *saved;
     size_t nsaved;
     bool rescan, check_all, more;
+    bool dirs_changed; /* an ancestor of a missing directory changed */
     int64_t next_check_ms;
     vg_counter dummy;
     vg_counter *c_lines, *c_bytes, *c_trunc_lines, *c_opened, *c_rotations, *c_truncations,
@@ -400,6 +404,58 @@ static void rescan(tail *t, bool initial)
     }
 }
 
+/* Drop a missing directory's ancestor watch (unless another one shares it). */
+static void unwatch_ancestor(tail *t, wdir *d)
+{
+    if (d->anc_wd >= 0) {
+        bool shared = false;
+        for (size_t i = 0; i < t->ndirs; i++)
+            if (&t->dirs[i] != d && t->dirs[i].anc_wd == d->anc_wd)
+                shared = true;
+        if (!shared && t->ifd >= 0)
+            inotify_rm_watch(t->ifd, d->anc_wd);
+    }
+    d->anc_wd = -1;
+    free(d->anc);
+    d->anc = NULL;
+}
+
+/*
+ * A directory of a glob does not exist yet (nginx not installed yet): watch
+ * its nearest existing ancestor for creations instead of polling, so it is
+ * picked up at once and an idle agent does not wake up for it. Re-evaluated
+ * on each event there, as the missing path is created level by level.
+ */
+static void watch_ancestor(tail *t, wdir *d)
+{
+    if (t->ifd < 0)
+        return;
+    char a[PATH_MAX];
+    snprintf(a, sizeof a, "%s", d->path);
+    struct stat st;
+    for (;;) {
+        char *sl = strrchr(a, '/');
+        if (!sl)
+            return;
+        if (sl == a)
+            sl[1] = '\0';
+        else
+            *sl = '\0';
+        if (stat(a, &st) == 0 && S_ISDIR(st.st_mode))
+            break;
+        if (sl == a)
+            return;
+    }
+    if (d->anc && !strcmp(d->anc, a) && d->anc_wd >= 0)
+        return;
+    unwatch_ancestor(t, d);
+    int wd = inotify_add_watch(t->ifd, a, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+    if (wd < 0)
+        return;
+    d->anc_wd = wd;
+    d->anc = strdup(a);
+}
+
 /* Watch (or, in poll mode, look for) the directories of the globs. */
 static void ensure_dirs(tail *t)
 {
@@ -411,12 +467,21 @@ static void ensure_dirs(tail *t)
         snprintf(key, sizeof key, "tail:%s:missing:%s", t->name, d->path);
         struct stat st;
         if (stat(d->path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            vg_log_once(key, VG_LOG_NOTICE,
-                        "input %s: directory %s does not exist (yet), checking every %" PRId64
-                        " ms",
-                        t->name, d->path, t->poll_ms);
+            d->missing = true;
+            watch_ancestor(t, d);
+            if (d->anc_wd >= 0)
+                vg_log_once(key, VG_LOG_NOTICE,
+                            "input %s: directory %s does not exist (yet), watching %s for it",
+                            t->name, d->path, d->anc);
+            else
+                vg_log_once(key, VG_LOG_NOTICE,
+                            "input %s: directory %s does not exist (yet), checking every %" PRId64
+                            " ms",
+                            t->name, d->path, t->poll_ms);
             continue;
         }
+        d->missing = false;
+        unwatch_ancestor(t, d);
         vg_log_once_reset(key);
         if (t->ifd < 0)
             continue;
@@ -520,6 +585,9 @@ static void drain_inotify(tail *t)
                 continue;
             }
             bool done = false;
+            for (size_t i = 0; i < t->ndirs; i++)
+                if (t->dirs[i].missing && t->dirs[i].anc_wd == e->wd)
+                    t->dirs_changed = true;
             for (size_t i = 0; i < t->ndirs && !done; i++) {
                 wdir *d = &t->dirs[i];
                 if (d->wd != e->wd)
@@ -558,7 +626,7 @@ static int64_t check_interval(const tail *t)
     if (t->ifd < 0)
         return t->poll_ms;
     for (size_t i = 0; i < t->ndirs; i++)
-        if (t->dirs[i].wd < 0)
+        if (t->dirs[i].wd < 0 && !(t->dirs[i].missing && t->dirs[i].anc_wd >= 0))
             return t->poll_ms;
     for (size_t i = 0; i < t->nfiles; i++)
         if (t->files[i]->wd < 0)
@@ -794,6 +862,7 @@ static void tail_destroy(void *self)
         if (t->dirs[i].wd >= 0 && t->ifd >= 0)
             inotify_rm_watch(t->ifd, t->dirs[i].wd);
         free(t->dirs[i].path);
+        free(t->dirs[i].anc);
     }
     free(t->dirs);
     if (t->ifd >= 0)
@@ -820,6 +889,9 @@ static vg_err add_dir(tail *t, const char *pattern)
     if (!d->path)
         return VG_ENOMEM;
     d->wd = -1;
+    d->anc_wd = -1;
+    d->anc = NULL;
+    d->missing = false;
     d->wild = has_magic(dir);
     t->ndirs++;
     return VG_OK;
@@ -949,7 +1021,11 @@ static vg_err tail_read(void *self, vg_batch *b, size_t max)
     if (tick) {
         t->check_all = t->rescan = true;
         ensure_dirs(t);
+    } else if (t->dirs_changed) {
+        t->rescan = true;
+        ensure_dirs(t);
     }
+    t->dirs_changed = false;
     for (size_t i = 0; i < t->nfiles; i++)
         if (t->check_all || t->files[i]->need_check)
             check_file(t, t->files[i]);
