@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../collectors/msgfields.h"
 #include "../collectors/parser.h"
 #include "../detectors/detector.h"
 #include "../detectors/ruleset.h"
@@ -23,6 +24,7 @@
 #include "cmd.h"
 #include "json.h"
 #include "log.h"
+#include "pipeline.h"
 
 static vg_err load(int argc, char **argv, vg_stats *st, vg_config **cfg, vg_ruleset **rs,
                    vg_ruleset_report *rep, size_t *rejected)
@@ -68,16 +70,22 @@ static void on_sel(void *ud, const char *sel, bool m)
     vg_buf_printf(o->b, "%s%s=%s", o->b->n ? ", " : "", sel, m ? "true" : "false");
 }
 
-/* Parse `line` as event ev (with its own arena). */
+/* Parse `line` as event ev (with its own arena), as the agent would. */
 static void build_event(vg_event *ev, vg_arena *arena, const char *line, const vg_parser *pr,
-                        const vg_logsource *ls, vg_stream *stream)
+                        const vg_logsource *ls, vg_stream *stream, const vg_msgfields *mf,
+                        vg_msgfields_scratch *mfs)
 {
     vg_event_clear(ev);
     ev->raw = (vg_str){line, strlen(line)};
     ev->stream = stream;
     ev->logsource = ls;
-    vg_parse_ctx pc = {arena, NULL, 0};
+    void *state = pr->state_create ? pr->state_create() : NULL;
+    vg_parse_ctx pc = {arena, NULL, 0, state};
     pr->parse(&pc, ev);
+    if (state)
+        pr->state_destroy(state);
+    if (mf && ev->program.n)
+        vg_msgfields_apply(mf, mfs, ev);
 }
 
 static void print_fields(const vg_event *ev)
@@ -112,10 +120,14 @@ typedef struct rules_env {
     vg_event *ev;
     vg_arena arena;
     vg_buf sel; /* "sel=true, filter=false" of the last explain */
+    vg_msgfields *mf;
+    vg_msgfields_scratch *mfs;
 } rules_env;
 
 static void env_close(rules_env *e)
 {
+    vg_msgfields_scratch_destroy(e->mfs);
+    vg_msgfields_destroy(e->mf);
     vg_buf_free(&e->sel);
     vg_arena_destroy(&e->arena);
     free(e->ev);
@@ -139,7 +151,10 @@ static int env_open(rules_env *e, int argc, char **argv)
     e->rules = vg_detector_sigma_rules(vg_ruleset_detector(e->rs, &vg_detector_sigma), &e->n);
     e->scr = vg_sigma_scratch_create();
     e->ev = calloc(1, sizeof *e->ev);
-    if (!e->scr || !e->ev) {
+    vg_errbuf eb;
+    if (vg_pipeline_load_msgfields(e->cfg, &e->mf, &eb) == VG_OK)
+        e->mfs = vg_msgfields_scratch_create(e->mf);
+    if (!e->scr || !e->ev || !e->mfs) {
         fprintf(stderr, "vigie rules: out of memory\n");
         env_close(e);
         return -1;
@@ -158,15 +173,30 @@ static bool env_explain(rules_env *e, const vg_sigma_rule *r)
 
 static int cmd_test(int argc, char **argv)
 {
-    bool verbose = false;
-    if (argc > 0 && (!strcmp(argv[0], "-v") || !strcmp(argv[0], "--verbose"))) {
-        verbose = true;
-        argc--;
-        argv++;
+    bool verbose = false, json = false;
+    for (;;) {
+        if (argc > 0 && (!strcmp(argv[0], "-v") || !strcmp(argv[0], "--verbose"))) {
+            verbose = true;
+            argc--;
+            argv++;
+        } else if (argc > 1 && !strcmp(argv[0], "--format") &&
+                   (!strcmp(argv[1], "json") || !strcmp(argv[1], "text"))) {
+            json = !strcmp(argv[1], "json");
+            argc -= 2;
+            argv += 2;
+        } else {
+            break;
+        }
+    }
+    if (argc < 1) {
+        fprintf(stderr, "usage: vigie rules test [-v] [--format text|json] PATH...\n");
+        return 2;
     }
     rules_env E;
     if (env_open(&E, argc, argv))
         return 2;
+    vg_buf jl; /* one JSON line per case with --format json */
+    vg_buf_init(&jl, 1 << 20);
     vg_sigma_rule *const *rules = E.rules;
     vg_sigma_scratch *scr = E.scr;
     vg_event *ev = E.ev;
@@ -192,7 +222,7 @@ static int cmd_test(int argc, char **argv)
             if (!pr) {
                 why = "unknown format";
             } else {
-                build_event(ev, &E.arena, t[k].line, pr, &ls, &stream);
+                build_event(ev, &E.arena, t[k].line, pr, &ls, &stream, E.mf, E.mfs);
                 vg_sigma_scratch_next_event(scr);
                 got = vg_logsource_accepts(&m->logsource, ev) &&
                       vg_sigma_match(rules[i], ev, scr, &E.arena);
@@ -211,7 +241,29 @@ static int cmd_test(int argc, char **argv)
                     }
                 }
             }
-            if (!why) {
+            if (json) {
+                if (why && pr)
+                    env_explain(&E, rules[i]);
+                vg_buf_reset(&jl);
+                vg_buf_puts(&jl, "{\"file\":");
+                vg_json_cstr(&jl, m->file);
+                vg_buf_printf(&jl, ",\"line\":%d,\"rule\":", t[k].line_no);
+                vg_json_cstr(&jl, m->title);
+                vg_buf_puts(&jl, ",\"id\":");
+                vg_json_cstr(&jl, m->id);
+                vg_buf_printf(&jl, ",\"ok\":%s,\"expected_match\":%s,\"input\":",
+                              why ? "false" : "true", t[k].match ? "true" : "false");
+                vg_json_cstr(&jl, t[k].line);
+                if (why) {
+                    vg_buf_puts(&jl, ",\"reason\":");
+                    vg_json_cstr(&jl, why);
+                    vg_buf_puts(&jl, ",\"selections\":");
+                    vg_json_str(&jl, E.sel.p ? E.sel.p : "", E.sel.n);
+                }
+                vg_buf_puts(&jl, "}\n");
+                fwrite(jl.p, 1, jl.n, stdout);
+                why ? failed++ : passed++;
+            } else if (!why) {
                 passed++;
                 if (verbose)
                     printf("ok   %s:%d: %s\n", m->file, t[k].line_no, m->title);
@@ -230,7 +282,13 @@ static int cmd_test(int argc, char **argv)
             vg_arena_reset(&E.arena);
         }
     }
-    printf("%zu rules, %zu without tests; %zu passed, %zu failed\n", n, untested, passed, failed);
+    if (json)
+        printf("{\"summary\":{\"rules\":%zu,\"without_tests\":%zu,\"passed\":%zu,"
+               "\"failed\":%zu,\"rejected\":%zu}}\n", n, untested, passed, failed, E.rejected);
+    else
+        printf("%zu rules, %zu without tests; %zu passed, %zu failed\n", n, untested, passed,
+               failed);
+    vg_buf_free(&jl);
     size_t rejected = E.rejected;
     env_close(&E);
     return failed || rejected ? 1 : 0;
@@ -295,7 +353,7 @@ static int cmd_explain(int argc, char **argv)
         vg_logsource ls = m->logsource;
         if (lsarg)
             ls_parse(lsarg, lsbuf, sizeof lsbuf, &ls);
-        build_event(E.ev, &E.arena, line, pr, &ls, &stream);
+        build_event(E.ev, &E.arena, line, pr, &ls, &stream, E.mf, E.mfs);
         bool routed = vg_logsource_accepts(&m->logsource, E.ev);
         bool matched = env_explain(&E, E.rules[i]);
         printf("rule: %s (%s)\nparsed with %s (with the captures of a match):\n", m->title,
@@ -314,11 +372,60 @@ static int cmd_explain(int argc, char **argv)
     return rejected ? 2 : rc ? 0 : 1;
 }
 
+/*
+ * Which rules can any input of `site` feed? An input feeds a rule when the
+ * rule accepts the input's log source, alone or with one of the services
+ * that syslog program names add (syslog-format files and journald). Prints
+ * the rules no input feeds, grouped by their log source, and a summary.
+ */
+static void report_routing(const vg_config *site, vg_ruleset *rs)
+{
+    size_t n;
+    vg_sigma_rule *const *rules =
+        vg_detector_sigma_rules(vg_ruleset_detector(rs, &vg_detector_sigma), &n);
+    vg_event *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return;
+    const char *const *svcs = vg_program_services();
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        vg_rule_meta *m = vg_sigma_meta(rules[i]);
+        bool fed = false;
+        for (size_t k = 0; k < site->ninputs && !fed; k++) {
+            const vg_input_conf *in = &site->inputs[k];
+            bool programs = !strcmp(in->type, "journald") ||
+                            (in->format && !strcmp(in->format, "syslog"));
+            vg_event_clear(ev);
+            ev->logsource = &in->logsource;
+            fed = vg_logsource_accepts(&m->logsource, ev);
+            for (size_t s = 0; programs && !fed && svcs[s]; s++) {
+                ev->service2 = svcs[s];
+                fed = vg_logsource_accepts(&m->logsource, ev);
+            }
+        }
+        if (fed) {
+            live++;
+            continue;
+        }
+        printf("not fed: %s:%d: %s (logsource%s%s%s%s%s%s)\n", m->file, m->line, m->title,
+               m->logsource.product ? " product=" : "",
+               m->logsource.product ? m->logsource.product : "",
+               m->logsource.category ? " category=" : "",
+               m->logsource.category ? m->logsource.category : "",
+               m->logsource.service ? " service=" : "",
+               m->logsource.service ? m->logsource.service : "");
+    }
+    printf("%zu of %zu rules are fed by an input of %s; %zu are not (no input has their log "
+           "source)\n", live, n, site->path, n - live);
+    free(ev);
+}
+
 int vg_cmd_rules(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fprintf(argc < 2 ? stderr : stdout,
-                "usage: vigie rules check PATH...\n"
+                "usage: vigie rules check [-c CONFIG] PATH...   (-c: also report which rules\n"
+                "                                               no configured input can feed)\n"
                 "       vigie rules test [-v] PATH...\n"
                 "       vigie rules explain [--format F] [--logsource LS] RULE_FILE LINE\n"
                 "explain exits 0 when the line matches, 1 when not, 2 on error\n");
@@ -332,8 +439,14 @@ int vg_cmd_rules(int argc, char **argv)
         fprintf(stderr, "vigie rules: unknown subcommand '%s'\n", argv[1]);
         return 2;
     }
-    if (argc < 3) {
-        fprintf(stderr, "usage: vigie rules check PATH...\n");
+    const char *cfgpath = NULL;
+    int first = 2;
+    if (argc > 3 && (!strcmp(argv[2], "-c") || !strcmp(argv[2], "--config"))) {
+        cfgpath = argv[3];
+        first = 4;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: vigie rules check [-c CONFIG] PATH...\n");
         return 2;
     }
     vg_stats *st = vg_stats_create();
@@ -341,14 +454,26 @@ int vg_cmd_rules(int argc, char **argv)
     vg_ruleset *rs;
     vg_ruleset_report rep;
     size_t rejected = 0;
-    if (!st || load(argc - 2, argv + 2, st, &cfg, &rs, &rep, &rejected)) {
+    if (!st || load(argc - first, argv + first, st, &cfg, &rs, &rep, &rejected)) {
         vg_stats_destroy(st);
         return 2;
     }
     printf("%zu loaded, %zu rejected (%zu files, %zu warnings)\n", rep.loaded, rep.rejected,
            rep.files, rep.warnings);
+    int rc = rep.rejected ? 1 : 0;
+    if (cfgpath) {
+        vg_config *site;
+        vg_errbuf eb;
+        if (vg_config_load(cfgpath, &site, &eb)) {
+            fprintf(stderr, "%s\n", eb.msg);
+            rc = 2;
+        } else {
+            report_routing(site, rs);
+            vg_config_destroy(site);
+        }
+    }
     vg_ruleset_destroy(rs);
     vg_config_destroy(cfg);
     vg_stats_destroy(st);
-    return rep.rejected ? 1 : 0;
+    return rc;
 }

@@ -21,6 +21,7 @@
 #include "../collectors/framer.h"
 #include "cmd.h"
 #include "log.h"
+#include "paths.h"
 #include "pipeline.h"
 
 #define SCAN_READ (1 << 20)
@@ -242,6 +243,7 @@ static int scan_file(scan *s, const char *path)
     vg_batch *b = vg_pipeline_batch(s->p);
     vg_batch_reset(b);
     const vg_parser *parser = NULL;
+    void *pstate = NULL; /* per file: a multi-line format's state */
     int rc = 0;
     for (;;) {
         size_t room;
@@ -284,6 +286,11 @@ static int scan_file(scan *s, const char *path)
                 rc = -1;
                 break;
             }
+            if (parser->state_create && !(pstate = parser->state_create())) {
+                fprintf(stderr, "vigie scan: out of memory\n");
+                rc = -1;
+                break;
+            }
             if (s->verbose)
                 fprintf(stderr, "vigie scan: %s: format %s, logsource product=%s category=%s "
                         "service=%s\n", path, fmt, ls.product ? ls.product : "-",
@@ -297,7 +304,7 @@ static int scan_file(scan *s, const char *path)
                 break;
             vg_event *ev = vg_batch_push(b);
             if (!ev) {
-                vg_pipeline_parse(s->p, b, 0, parser, &ls, NULL);
+                vg_pipeline_parse(s->p, b, 0, parser, &ls, NULL, pstate);
                 vg_pipeline_detect(s->p, b);
                 vg_batch_reset(b);
                 ev = vg_batch_push(b);
@@ -316,7 +323,7 @@ static int scan_file(scan *s, const char *path)
         }
         /* Lines point into the framer: process before the next read. */
         if (b->n) {
-            vg_pipeline_parse(s->p, b, 0, parser, &ls, NULL);
+            vg_pipeline_parse(s->p, b, 0, parser, &ls, NULL, pstate);
             vg_pipeline_detect(s->p, b);
             vg_batch_reset(b);
         }
@@ -325,6 +332,8 @@ static int scan_file(scan *s, const char *path)
             break;
     }
     progress(s, path, gz, st.st_size, true);
+    if (pstate)
+        parser->state_destroy(pstate);
     vg_framer_destroy(&fr);
     gzclose(gz);
     return rc;
@@ -332,21 +341,8 @@ static int scan_file(scan *s, const char *path)
 
 static const char *shipped_rules(void)
 {
-    static char p[PATH_MAX + 16];
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *sl = strrchr(exe, '/');
-        if (sl) {
-            *sl = '\0';
-            /* In the build tree: <repo>/build/vigie -> <repo>/rules. */
-            snprintf(p, sizeof p, "%s/../rules", exe);
-            if (access(p, R_OK) == 0)
-                return p;
-        }
-    }
-    return "/usr/share/vigie/rules";
+    static char buf[PATH_MAX + 16];
+    return vg_shipped_path("rules", "/usr/share/vigie/rules", buf, sizeof buf);
 }
 
 static void usage(FILE *f)

@@ -36,6 +36,7 @@ typedef enum opt_type {
     OPT_SECTION,  /* nested map, same struct */
     OPT_LIST,     /* sequence of maps, each an item struct */
     OPT_EXCEPTIONS,
+    OPT_STRMAP, /* map of name -> string or list of strings, into vg_kv[] at off, count at count_off */
 } opt_type;
 
 typedef struct vg_option vg_option;
@@ -185,6 +186,20 @@ static const vg_option rules_opts[] = {
      NULL, 0, 0, NULL, "files or directories of Sigma rules (.yml, .yaml)"},
     {"overrides", OPT_LIST, CF(overrides), NULL, 0, 0, NULL, override_opts,
      sizeof(vg_rule_override), CF(noverrides), NULL, "local changes to rules"},
+    {"field_mappings", OPT_STRMAP, CF(field_map), NULL, 0, 0, NULL, NULL, 0, CF(nfield_map), NULL,
+     "field name a rule uses -> the event field(s) that hold it at this site, e.g. "
+     "{src_ip: [c-ip, client_ip]}; the rule's own name is tried first"},
+    {"placeholders", OPT_STRMAP, CF(placeholders), NULL, 0, 0, NULL, NULL, 0, CF(nplaceholders),
+     NULL, "values of Sigma placeholders: `field|expand: '%admins%'` matches any of "
+     "placeholders.admins, e.g. {admins: [root, adm_backup]}"},
+    END,
+};
+
+static const vg_option parsers_opts[] = {
+    {"definitions", OPT_STRLIST, CF(parser_definitions),
+     "/usr/share/vigie/parsers,/etc/vigie/parsers.d", 0, 0, NULL, NULL, 0, 0, NULL,
+     "YAML files of message field extractors (PCRE2 named captures per program), applied after "
+     "the format parser (files or directories; missing ones are skipped)"},
     END,
 };
 
@@ -192,6 +207,8 @@ static const vg_option top_opts[] = {
     {"agent", OPT_SECTION, 0, NULL, 0, 0, NULL, agent_opts, 0, 0, NULL, "the agent itself"},
     {"limits", OPT_SECTION, 0, NULL, 0, 0, NULL, limits_opts, 0, 0, NULL, "resource limits"},
     {"rules", OPT_SECTION, 0, NULL, 0, 0, NULL, rules_opts, 0, 0, NULL, "detection rules"},
+    {"parsers", OPT_SECTION, 0, NULL, 0, 0, NULL, parsers_opts, 0, 0, NULL,
+     "field extraction from messages"},
     {"inputs", OPT_LIST, CF(inputs), NULL, 0, 0, NULL, input_opts, sizeof(vg_input_conf),
      CF(ninputs), NULL, "log sources"},
     {"outputs", OPT_LIST, CF(outputs), NULL, 0, 0, NULL, output_opts, sizeof(vg_output_conf),
@@ -584,6 +601,49 @@ static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
     }
     case OPT_EXCEPTIONS:
         return load_exceptions(c, o, base, v);
+    case OPT_STRMAP: {
+        if (v->type != YAML_MAPPING_NODE)
+            return errat(c, v, "'%s' expects a map of field: field or list of fields", o->name);
+        vg_kv **arr = (vg_kv **)(base + o->off);
+        size_t *cnt = (size_t *)(base + o->count_off);
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+            yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+            if (!scalar(k))
+                return errat(c, k, "'%s': a key is a field name", o->name);
+            if (*cnt >= 4096)
+                return errat(c, k, "'%s': too many entries (at most 4096)", o->name);
+            vg_kv *na = realloc(*arr, (*cnt + 1) * sizeof *na);
+            if (!na)
+                return vg_errf(c->eb, VG_ENOMEM, "out of memory");
+            *arr = na;
+            vg_kv *kv = &na[*cnt];
+            memset(kv, 0, sizeof *kv);
+            (*cnt)++;
+            if (!(kv->key = strdup(scalar(k))))
+                return vg_errf(c->eb, VG_ENOMEM, "out of memory");
+            if (scalar(val)) {
+                vg_err r = strlist_push(&kv->values, scalar(val), c->eb);
+                if (r)
+                    return r;
+            } else if (val && val->type == YAML_SEQUENCE_NODE) {
+                for (yaml_node_item_t *j = val->data.sequence.items.start;
+                     j < val->data.sequence.items.top; j++) {
+                    yaml_node_t *e = yaml_document_get_node(c->doc, *j);
+                    if (!scalar(e))
+                        return errat(c, e, "'%s': a mapped field is a string", o->name);
+                    vg_err r = strlist_push(&kv->values, scalar(e), c->eb);
+                    if (r)
+                        return r;
+                }
+            } else {
+                return errat(c, val ? val : k, "'%s': expected a field name or a list of them",
+                             o->name);
+            }
+        }
+        return VG_OK;
+    }
     default:
         if (!scalar(v))
             return errat(c, v, "'%s' expects a single value, not a %s", o->name,
@@ -873,6 +933,17 @@ static void free_opts(const vg_option *opts, char *base)
             *(char **)dst = NULL;
             break;
         }
+        case OPT_STRMAP: {
+            vg_kv *arr = *(vg_kv **)dst;
+            size_t n = *(size_t *)(base + o->count_off);
+            for (size_t i = 0; i < n; i++) {
+                free(arr[i].key);
+                strlist_free(&arr[i].values);
+            }
+            free(arr);
+            *(vg_kv **)dst = NULL;
+            break;
+        }
         case OPT_EXCEPTIONS: {
             vg_rule_override *ov = (vg_rule_override *)base;
             for (size_t i = 0; i < ov->nexceptions; i++) {
@@ -927,6 +998,7 @@ static const char *type_name(const vg_option *o)
     case OPT_SECTION: return "map";
     case OPT_LIST: return "list of maps";
     case OPT_EXCEPTIONS: return "list of selections";
+    case OPT_STRMAP: return "map";
     }
     return "?";
 }

@@ -120,10 +120,16 @@ typedef struct vg_config {
     int64_t regex_match_limit;
     int64_t regex_depth_limit;
     int64_t max_alert_message; /* bytes of the original line kept in an alert */
+    /* parsers: */
+    vg_strlist parser_definitions; /* YAML files of message field extractors */
     /* rules: */
     vg_strlist rule_paths;
     vg_rule_override *overrides;
     size_t noverrides;
+    vg_kv *field_map;    /* rules.field_mappings: rule field -> event fields */
+    size_t nfield_map;
+    vg_kv *placeholders; /* rules.placeholders: name -> values (Sigma `expand`) */
+    size_t nplaceholders;
     /* inputs / outputs: */
     vg_input_conf *inputs;
     size_t ninputs;

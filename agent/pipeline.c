@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../collectors/msgfields.h"
 #include "log.h"
+#include "paths.h"
 #include "state.h"
 
 typedef struct out_rt {
@@ -32,6 +34,7 @@ typedef struct in_rt {
     const vg_collector_ops *ops;
     void *self;
     bool touched; /* handed out events since the last mark */
+    void *pstate; /* the parser's state (multi-line formats) */
     vg_counter *events, *parse_failed;
 } in_rt;
 
@@ -47,6 +50,9 @@ struct vg_pipeline {
     size_t nouts;
     in_rt *ins;
     size_t nins;
+    vg_msgfields *mf;              /* message field extractors */
+    vg_msgfields_scratch *mfs;
+    vg_counter *c_mf_fields;
     vg_alert_fn alert_fn;
     void *alert_ud;
     json_t *saved; /* positions as last committed: {"inputs": {name: ...}} */
@@ -101,6 +107,44 @@ static vg_err outputs_open(vg_pipeline *p, vg_errbuf *eb)
     return VG_OK;
 }
 
+static void mf_diag(void *ud, const vg_diag *d)
+{
+    vg_log(d->is_warning ? VG_LOG_WARNING : VG_LOG_ERROR, "%s:%d:%d: %s", d->file ? d->file : "?",
+           d->line, d->col, d->msg);
+}
+
+vg_err vg_pipeline_load_msgfields(const vg_config *cfg, vg_msgfields **out, vg_errbuf *eb)
+{
+    static const char inst[] = "/usr/share/vigie/parsers";
+    const vg_strlist *paths = &cfg->parser_definitions;
+    char **v = calloc(paths->n ? paths->n : 1, sizeof *v);
+    char buf[4200];
+    if (!v)
+        return vg_errf(eb, VG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < paths->n; i++)
+        v[i] = (!strcmp(paths->v[i], inst) && access(inst, F_OK))
+                   ? (char *)vg_shipped_path("packaging/parsers", inst, buf, sizeof buf)
+                   : paths->v[i];
+    vg_strlist use = {v, paths->n};
+    vg_err r = vg_msgfields_load(&use, (uint32_t)cfg->regex_match_limit, mf_diag, NULL, out, eb);
+    free(v);
+    return r;
+}
+
+static vg_err msgfields_open(vg_pipeline *p, vg_errbuf *eb)
+{
+    vg_msgfields_scratch_destroy(p->mfs);
+    vg_msgfields_destroy(p->mf);
+    p->mfs = NULL;
+    p->mf = NULL;
+    vg_err r = vg_pipeline_load_msgfields(p->cfg, &p->mf, eb);
+    if (r)
+        return r;
+    if (!(p->mfs = vg_msgfields_scratch_create(p->mf)))
+        return vg_errf(eb, VG_ENOMEM, "out of memory");
+    return VG_OK;
+}
+
 vg_err vg_pipeline_create(vg_config *cfg, vg_stats *st, const vg_agent_info *info,
                           vg_ruleset *rs, vg_pipeline **out, vg_errbuf *eb)
 {
@@ -122,8 +166,9 @@ vg_err vg_pipeline_create(vg_config *cfg, vg_stats *st, const vg_agent_info *inf
         r = vg_errf(eb, VG_ENOMEM, "out of memory");
         goto out;
     }
-    if ((r = outputs_open(p, eb)))
+    if ((r = outputs_open(p, eb)) || (r = msgfields_open(p, eb)))
         goto out;
+    p->c_mf_fields = vg_stats_counter(st, "parser.message_fields", NULL, NULL);
     p->c_events = vg_stats_counter(st, "events", NULL, NULL);
     p->c_alerts = vg_stats_counter(st, "alerts", NULL, NULL);
     p->c_alert_overflow = vg_stats_counter(st, "drops", "reason", "alert_too_large");
@@ -142,9 +187,12 @@ out:
 
 static void inputs_close(vg_pipeline *p)
 {
-    for (size_t i = 0; i < p->nins; i++)
+    for (size_t i = 0; i < p->nins; i++) {
         if (p->ins[i].self && p->ins[i].ops)
             p->ins[i].ops->destroy(p->ins[i].self);
+        if (p->ins[i].pstate)
+            p->ins[i].conf->parser->state_destroy(p->ins[i].pstate);
+    }
     free(p->ins);
     p->ins = NULL;
     p->nins = 0;
@@ -158,6 +206,8 @@ void vg_pipeline_destroy(vg_pipeline *p)
     outputs_close(p);
     vg_ruleset_scratch_destroy(p->scratch);
     vg_ruleset_destroy(p->rs);
+    vg_msgfields_scratch_destroy(p->mfs);
+    vg_msgfields_destroy(p->mf);
     vg_batch_destroy(&p->batch);
     vg_alert_free(&p->alert);
     if (p->saved)
@@ -178,15 +228,20 @@ void vg_pipeline_set_alert_fn(vg_pipeline *p, vg_alert_fn fn, void *ud)
 }
 
 void vg_pipeline_parse(vg_pipeline *p, vg_batch *b, size_t from, const vg_parser *parser,
-                       const vg_logsource *ls, const vg_tz *tz)
+                       const vg_logsource *ls, const vg_tz *tz, void *pstate)
 {
-    vg_parse_ctx pc = {&b->arena, tz, p->ref_ns ? p->ref_ns : wall_ns()};
+    vg_parse_ctx pc = {&b->arena, tz, p->ref_ns ? p->ref_ns : wall_ns(), pstate};
+    size_t added = 0;
     for (size_t i = from; i < b->n; i++) {
         vg_event *ev = &b->ev[i];
         ev->logsource = ls;
         if (parser)
             parser->parse(&pc, ev);
+        if (ev->program.n)
+            added += vg_msgfields_apply(p->mf, p->mfs, ev);
     }
+    if (added)
+        vg_counter_add(p->c_mf_fields, added);
     vg_counter_add(p->c_events, b->n - from);
 }
 
@@ -327,6 +382,9 @@ static vg_err inputs_open(vg_pipeline *p, bool first_run, vg_errbuf *eb)
             return r;
         }
         in->events = vg_stats_counter(p->st, "input.events", "input", ic->name);
+        if (ic->parser && ic->parser->state_create &&
+            !(in->pstate = ic->parser->state_create()))
+            return vg_errf(eb, VG_ENOMEM, "input '%s': out of memory", ic->name);
     }
     return VG_OK;
 }
@@ -377,7 +435,7 @@ static size_t round_once(vg_pipeline *p)
             vg_counter_add(in->events, b->n - from);
             const vg_parser *parser =
                 (in->ops->flags & VG_COLLECTOR_PARSED) ? NULL : in->conf->parser;
-            vg_pipeline_parse(p, b, from, parser, &in->conf->logsource, in->conf->tz);
+            vg_pipeline_parse(p, b, from, parser, &in->conf->logsource, in->conf->tz, in->pstate);
         }
     }
     size_t n = b->n;
@@ -527,7 +585,8 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
                             p->rs = nrs;
                             p->scratch = ns;
                             vg_errbuf e2;
-                            if (outputs_open(p, &e2) || inputs_open(p, false, &e2)) {
+                            if (outputs_open(p, &e2) || msgfields_open(p, &e2) ||
+                                inputs_open(p, false, &e2)) {
                                 r = vg_errf(eb, VG_ECONFIG, "reload: %s", e2.msg);
                                 stop = true;
                             } else {

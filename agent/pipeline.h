@@ -23,6 +23,12 @@
 #include "stats.h"
 
 typedef struct vg_pipeline vg_pipeline;
+struct vg_msgfields;
+
+/* The configuration's parser definitions (message field extractors), with
+   the installed default replaced by the source tree's when vigie runs from
+   a build directory. Problems in the files are logged and skipped. */
+vg_err vg_pipeline_load_msgfields(const vg_config *cfg, struct vg_msgfields **out, vg_errbuf *eb);
 
 /*
  * Takes ownership of cfg and rs (also on error). Outputs are created from
@@ -33,9 +39,10 @@ vg_err vg_pipeline_create(vg_config *cfg, vg_stats *st, const vg_agent_info *inf
 void vg_pipeline_destroy(vg_pipeline *p);
 
 /* Parse events [from, b->n) with the input's parser and routing. A NULL
-   parser leaves the events as the collector built them. */
+   parser leaves the events as the collector built them. pstate: the
+   parser's state for this stream (parser->state_create), or NULL. */
 void vg_pipeline_parse(vg_pipeline *p, vg_batch *b, size_t from, const vg_parser *parser,
-                       const vg_logsource *ls, const vg_tz *tz);
+                       const vg_logsource *ls, const vg_tz *tz, void *pstate);
 
 /* Reference time for timestamps without a year (RFC 3164): 0 = the clock.
    `scan` sets it to each file's modification time, so an archive's lines

@@ -56,6 +56,13 @@ static const struct {
     // clang-format on
 };
 
+const char *const *vg_program_services(void)
+{
+    static const char *const all[] = {svc_sshd,   svc_sudo,      svc_su,     svc_cron,
+                                      svc_clamav, svc_guacamole, svc_vsftpd, NULL};
+    return all;
+}
+
 static bool eq_nocase(const char *a, size_t n, const char *lower)
 {
     size_t i = 0;

@@ -21,12 +21,18 @@ typedef struct vg_parse_ctx {
     vg_arena *arena;       /* for decoded values; may run out (then fields are dropped) */
     const vg_tz *tz;       /* zone of timestamps that carry none (RFC 3164); NULL = UTC */
     int64_t now_ns;        /* reference time to infer a missing year */
+    void *state;           /* the parser's state for this stream (state_create), or NULL */
 } vg_parse_ctx;
 
 typedef struct vg_parser {
     const char *name; /* "syslog", "json", "raw", ... as written in the config */
     const char *help; /* one line for the configuration reference */
     void (*parse)(const vg_parse_ctx *ctx, vg_event *ev);
+    /* For formats whose records span lines (auditd): the explicit state,
+       one per input (per file in `scan`), created and destroyed by the
+       caller. NULL for stateless parsers. */
+    void *(*state_create)(void);
+    void (*state_destroy)(void *state);
 } vg_parser;
 
 /* Registry lookup by name; NULL when unknown. */
@@ -41,6 +47,9 @@ const vg_parser *const *vg_parser_all(void);
  * "su"), or NULL. Exposed for the journald collector.
  */
 const char *vg_program_service(vg_str program);
+
+/* Every service vg_program_service can return (NULL-terminated). */
+const char *const *vg_program_services(void);
 
 /*
  * Shared by the parsers: an ISO 8601 / RFC 3339 timestamp at the start of

@@ -37,6 +37,8 @@ typedef struct det_sigma {
     vg_stats *stats;
     vg_sigma_rule **rules;
     size_t n, cap;
+    vg_sigma_rule **filters; /* Sigma filter documents, attached to rules at finish */
+    size_t nfilters;
     int oom;
     vg_prefilter *pf;     /* NULL = off */
     bool *always;         /* per rule: no required literal, evaluate always */
@@ -71,6 +73,10 @@ static void *ds_create(const vg_config *cfg, vg_stats *stats)
         return NULL;
     d->opts.regex_match_limit = (uint32_t)cfg->regex_match_limit;
     d->opts.regex_depth_limit = (uint32_t)cfg->regex_depth_limit;
+    d->opts.field_map = cfg->field_map; /* read at compile time only */
+    d->opts.nfield_map = cfg->nfield_map;
+    d->opts.placeholders = cfg->placeholders;
+    d->opts.nplaceholders = cfg->nplaceholders;
     d->stats = stats;
     return d;
 }
@@ -78,6 +84,17 @@ static void *ds_create(const vg_config *cfg, vg_stats *stats)
 static void on_rule(void *ud, vg_sigma_rule *r)
 {
     det_sigma *d = *(det_sigma **)ud;
+    if (vg_sigma_is_filter(r)) {
+        vg_sigma_rule **nf = realloc(d->filters, (d->nfilters + 1) * sizeof *nf);
+        if (!nf) {
+            d->oom = 1;
+            vg_sigma_rule_destroy(r);
+            return;
+        }
+        d->filters = nf;
+        d->filters[d->nfilters++] = r;
+        return;
+    }
     if (d->n == d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 64;
         vg_sigma_rule **nr = realloc(d->rules, nc * sizeof *nr);
@@ -199,6 +216,27 @@ static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
         if (d->rules[i])
             d->rules[k++] = d->rules[i];
     d->n = k;
+    /* Filter documents: each applies to the rules it names (id or title). */
+    for (size_t f = 0; f < d->nfilters; f++) {
+        vg_rule_meta *fm = vg_sigma_meta(d->filters[f]);
+        const vg_strlist *t = vg_sigma_filter_targets(d->filters[f]);
+        for (size_t j = 0; j < t->n; j++) {
+            bool found = false;
+            for (size_t i = 0; i < d->n; i++)
+                if (rule_is(d->rules[i], t->v[j])) {
+                    found = true;
+                    if (vg_sigma_attach_filter(d->rules[i], d->filters[f]))
+                        d->oom = 1;
+                }
+            if (!found) {
+                char msg[400];
+                snprintf(msg, sizeof msg, "filter '%s' names rule '%s', which is not loaded",
+                         fm->title ? fm->title : "?", t->v[j]);
+                vg_diag dg = {fm->file, fm->line, 1, 1, VG_OK, msg};
+                diag(ud, &dg);
+            }
+        }
+    }
     for (size_t i = 0; i < d->n; i++) {
         vg_rule_meta *m = vg_sigma_meta(d->rules[i]);
         const char *id = m->id ? m->id : m->title;
@@ -380,6 +418,9 @@ static void ds_destroy(void *self)
     for (size_t i = 0; i < d->n; i++)
         vg_sigma_rule_destroy(d->rules[i]);
     free(d->rules);
+    for (size_t i = 0; i < d->nfilters; i++)
+        vg_sigma_rule_destroy(d->filters[i]);
+    free(d->filters);
     vg_prefilter_destroy(d->pf);
     free(d->always);
     free(d);

@@ -19,8 +19,12 @@
  *   - `neq`: the field is present and differs from every value;
  *   - named regex captures are kept from the selections that evaluated true
  *     outside a `not`, and added to the event only when the rule matches;
- *   - correlation rules, `action: global` collections, filter documents and
- *     aggregations (`| count()`) are rejected as unsupported.
+ *   - filter documents (`filter:` instead of `detection:`) load as rules
+ *     marked is_filter, with their `rules:` list; the detector attaches them
+ *     to the rules they name (vg_sigma_attach_filter);
+ *   - field mappings (opts->field_map) give an item further field names;
+ *   - correlation rules, `action: global` collections and aggregations
+ *     (`| count()`) are rejected as unsupported.
  */
 #include "sigma_int.h"
 
@@ -58,6 +62,10 @@ struct vg_sigma_rule {
     vg_sigma_test *tests;
     size_t ntests;
     size_t nvalues; /* compiled values + items, bounded by SG_MAX_VALUES */
+    bool is_filter;             /* a Sigma filter document (filter: instead of detection:) */
+    vg_strlist filter_rules;    /* its `rules:` (ids or titles) */
+    const vg_sigma_rule **filters; /* filters attached to this rule (not owned) */
+    size_t nfilters;
 };
 
 /* ---- diagnostics ---- */
@@ -169,6 +177,8 @@ void vg_sigma_rule_destroy(vg_sigma_rule *r)
     free((char *)m->logsource.category);
     free((char *)m->logsource.service);
     free(m->file);
+    strlist_free(&r->filter_rules);
+    free(r->filters);
     for (size_t i = 0; i < r->nsel; i++) {
         for (size_t g = 0; g < r->sels[i].ng; g++)
             group_free(&r->sels[i].g[g]);
@@ -398,6 +408,149 @@ static vg_err take_x_vigie(loadctx *lc, yaml_node_t *v, vg_sigma_rule *r)
 
 /* ---- detection ---- */
 
+/* Does the key ("field|mod|mod") carry modifier `mod`? */
+static bool has_modifier(const char *key, const char *mod)
+{
+    size_t n = strlen(mod);
+    for (const char *p = strchr(key, '|'); p; p = strchr(p + 1, '|'))
+        if (!strncmp(p + 1, mod, n) && (p[1 + n] == '|' || p[1 + n] == '\0'))
+            return true;
+    return false;
+}
+
+static bool has_re_modifier(const char *key)
+{
+    return has_modifier(key, "re");
+}
+
+/*
+ * `field|expand: '%name%'`: replace each placeholder value by the values of
+ * rules.placeholders[name], and drop `expand` from the key. The returned
+ * values point into the configuration (which outlives compilation).
+ */
+static vg_err expand_placeholders(loadctx *lc, const char *key, const sg_raw *vals, size_t nv,
+                                  char **okey, sg_raw **ovals, size_t *on)
+{
+    size_t cap = 0, n = 0;
+    sg_raw *out = NULL;
+    for (size_t i = 0; i < nv; i++) {
+        const sg_raw *v = &vals[i];
+        if (v->is_null || v->n < 3 || v->s[0] != '%' || v->s[v->n - 1] != '%' ||
+            memchr(v->s + 1, '%', v->n - 2)) {
+            free(out);
+            return diag(lc, v->pos, VG_EUNSUPPORTED, 0,
+                        "'expand' needs values that are one placeholder each, like '%%name%%'");
+        }
+        const vg_kv *ph = NULL;
+        for (size_t k = 0; lc->opts && k < lc->opts->nplaceholders; k++)
+            if (strlen(lc->opts->placeholders[k].key) == v->n - 2 &&
+                !memcmp(lc->opts->placeholders[k].key, v->s + 1, v->n - 2))
+                ph = &lc->opts->placeholders[k];
+        if (!ph || !ph->values.n) {
+            free(out);
+            return diag(lc, v->pos, VG_EUNSUPPORTED, 0,
+                        "placeholder %.*s is not defined (configure rules.placeholders)",
+                        (int)(v->n > 200 ? 200 : v->n), v->s);
+        }
+        for (size_t k = 0; k < ph->values.n; k++) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                sg_raw *no = realloc(out, nc * sizeof *no);
+                if (!no) {
+                    free(out);
+                    return VG_ENOMEM;
+                }
+                out = no;
+                cap = nc;
+            }
+            out[n++] = (sg_raw){ph->values.v[k], strlen(ph->values.v[k]), false, v->pos};
+        }
+    }
+    /* The key without "|expand". */
+    char *k2 = strdup(key);
+    if (!k2) {
+        free(out);
+        return VG_ENOMEM;
+    }
+    for (char *p = strchr(k2, '|'); p; p = strchr(p + 1, '|'))
+        if (!strncmp(p + 1, "expand", 6) && (p[7] == '|' || p[7] == '\0')) {
+            memmove(p, p + 7, strlen(p + 7) + 1);
+            break;
+        }
+    *okey = k2;
+    *ovals = out;
+    *on = n;
+    return VG_OK;
+}
+
+/*
+ * A heuristic for catastrophic backtracking: a group that contains a
+ * quantifier and is itself followed by an unbounded quantifier, e.g. (a+)+,
+ * (\w+\s?)*, (.*a){2,}. Ignores escaped characters and character classes.
+ */
+static bool regex_risky(const char *re, size_t n)
+{
+    enum { DEPTH = 32 };
+    bool inner[DEPTH] = {false};
+    int d = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        if (c == '\\') {
+            i++;
+            continue;
+        }
+        if (in_class) {
+            if (c == ']')
+                in_class = false;
+            continue;
+        }
+        if (c == '[') {
+            in_class = true;
+        } else if (c == '(') {
+            if (d < DEPTH - 1)
+                inner[++d] = false;
+        } else if (c == ')') {
+            bool had = d > 0 && inner[d];
+            if (d > 0)
+                d--;
+            char q = i + 1 < n ? re[i + 1] : '\0';
+            bool unbounded = q == '*' || q == '+' ||
+                             (q == '{' && i + 2 < n && memchr(re + i + 2, ',', n - i - 2) &&
+                              ((const char *)memchr(re + i + 2, ',', n - i - 2))[1] == '}');
+            if (had && unbounded)
+                return true;
+            if (had && d > 0)
+                inner[d] = true;
+        } else if ((c == '*' || c == '+' || c == '{') && d > 0) {
+            inner[d] = true;
+        }
+    }
+    return false;
+}
+
+/* Apply the configured field mappings to a compiled item. */
+static vg_err map_fields(loadctx *lc, sg_item *it)
+{
+    if (!it->field || !lc->opts || !lc->opts->nfield_map)
+        return VG_OK;
+    for (size_t i = 0; i < lc->opts->nfield_map; i++) {
+        const vg_kv *m = &lc->opts->field_map[i];
+        if (strcmp(m->key, it->field) || !m->values.n)
+            continue;
+        it->alt = calloc(m->values.n, sizeof *it->alt);
+        if (!it->alt)
+            return VG_ENOMEM;
+        for (size_t k = 0; k < m->values.n; k++) {
+            if (!(it->alt[k] = strdup(m->values.v[k])))
+                return VG_ENOMEM;
+            it->nalt++;
+        }
+        return VG_OK;
+    }
+    return VG_OK;
+}
+
 static vg_err group_add_item(sg_group *g, sg_item *it)
 {
     sg_item *ni = realloc(g->items, (g->n + 1) * sizeof *ni);
@@ -458,14 +611,38 @@ static vg_err compile_entry(loadctx *lc, vg_sigma_rule *r, const char *key, sg_p
     } else {
         return diag(lc, pos_of(vn), VG_ERULE, 0, "expected a value or a list of values");
     }
+    char *ekey = NULL;
+    if (has_modifier(key, "expand")) {
+        sg_raw *xv = NULL;
+        size_t xn = 0;
+        err = expand_placeholders(lc, key, vals, nv, &ekey, &xv, &xn);
+        if (vals != &one)
+            free(vals);
+        if (err)
+            return err;
+        vals = xv;
+        nv = xn;
+        key = ekey;
+    }
     sg_item it;
     sg_pos epos;
     vg_errbuf eb = {0};
     err = sg_item_compile(&it, key, keypos, false, vals, nv, &r->nvalues, &epos, &eb);
+    if (!err && has_re_modifier(key))
+        for (size_t i = 0; i < nv; i++)
+            if (regex_risky(vals[i].s, vals[i].n))
+                diag(lc, vals[i].pos, VG_OK, 1,
+                     "regex has a quantified group that itself contains a quantifier (like "
+                     "(a+)+): it may backtrack catastrophically; the match limit bounds it");
     if (vals != &one)
         free(vals);
+    free(ekey);
     if (err)
         return diag(lc, epos, err, 0, "%s", eb.msg);
+    if ((err = map_fields(lc, &it))) {
+        sg_item_free(&it);
+        return err;
+    }
     return group_add_item(g, &it);
 }
 
@@ -582,11 +759,12 @@ static vg_err compile_condition(loadctx *lc, vg_sigma_rule *r, yaml_node_t *cn, 
 
 static vg_err take_detection(loadctx *lc, yaml_node_t *d, vg_sigma_rule *r)
 {
+    const char *section = r->is_filter ? "filter" : "detection";
     vg_err err = VG_OK;
     yaml_node_t *cond = NULL;
     bool *used = NULL;
     if (d->type != YAML_MAPPING_NODE)
-        return diag(lc, pos_of(d), VG_ERULE, 0, "'detection' must be a mapping");
+        return diag(lc, pos_of(d), VG_ERULE, 0, "'%s' must be a mapping", section);
     size_t n = (size_t)(d->data.mapping.pairs.top - d->data.mapping.pairs.start);
     r->sels = calloc(n ? n : 1, sizeof *r->sels);
     r->names = calloc(n ? n : 1, sizeof *r->names);
@@ -603,6 +781,14 @@ static vg_err take_detection(loadctx *lc, yaml_node_t *d, vg_sigma_rule *r)
         }
         if (!strcmp(ks, "timeframe"))
             continue; /* only meaningful with aggregations, rejected in the condition */
+        if (r->is_filter && !strcmp(ks, "rules")) {
+            vg_err e2 = take_list(lc, ks, v, &r->filter_rules);
+            if (e2)
+                return e2;
+            if (!r->filter_rules.n)
+                return diag(lc, pos_of(v), VG_ERULE, 0, "a filter's 'rules' names no rule");
+            continue;
+        }
         for (size_t i = 0; i < r->nsel; i++)
             if (!strcmp(r->sels[i].name, ks))
                 return diag(lc, pos_of(k), VG_ERULE, 0, "duplicate selection '%s'", ks);
@@ -619,7 +805,9 @@ static vg_err take_detection(loadctx *lc, yaml_node_t *d, vg_sigma_rule *r)
             return err;
     }
     if (!cond)
-        return diag(lc, pos_of(d), VG_ERULE, 0, "missing 'condition' in 'detection'");
+        return diag(lc, pos_of(d), VG_ERULE, 0, "missing 'condition' in '%s'", section);
+    if (r->is_filter && !r->filter_rules.n)
+        return diag(lc, pos_of(d), VG_ERULE, 0, "missing 'rules' in 'filter' (the rules it applies to)");
     used = calloc(r->nsel ? r->nsel : 1, sizeof *used);
     if (!used)
         return VG_ENOMEM;
@@ -652,7 +840,7 @@ static vg_err compile_doc(loadctx *lc, yaml_node_t *root)
 {
     vg_err err = VG_OK;
     vg_sigma_rule *r = NULL;
-    yaml_node_t *detection = NULL, *x_vigie = NULL;
+    yaml_node_t *detection = NULL, *x_vigie = NULL, *filter = NULL;
     char *date = NULL, *modified = NULL;
 
     if (root->type != YAML_MAPPING_NODE)
@@ -719,6 +907,8 @@ static vg_err compile_doc(loadctx *lc, yaml_node_t *root)
             err = take_logsource(lc, v, &r->meta.logsource);
         else if (!strcmp(ks, "detection"))
             detection = v;
+        else if (!strcmp(ks, "filter") && v && v->type == YAML_MAPPING_NODE)
+            filter = v;
         else if (!strcmp(ks, "x_vigie"))
             x_vigie = v;
         else if (!strcmp(ks, "correlation"))
@@ -734,14 +924,10 @@ static vg_err compile_doc(loadctx *lc, yaml_node_t *root)
         err = diag(lc, pos_of(root), VG_ERULE, 0, "missing required key 'title'");
         goto out;
     }
-    if (!detection) {
-        for (size_t i = 0; i < npairs; i++)
-            if (scalar(node(lc, pairs[i].key)) &&
-                !strcmp(scalar(node(lc, pairs[i].key)), "filter")) {
-                err = diag(lc, pos_of(root), VG_EUNSUPPORTED, 0,
-                           "Sigma filter documents are not supported");
-                goto out;
-            }
+    if (!detection && filter) {
+        r->is_filter = true; /* a meta filter: its condition excludes events from rules */
+        detection = filter;
+    } else if (!detection) {
         err = diag(lc, pos_of(root), VG_ERULE, 0, "missing required key 'detection'");
         goto out;
     }
@@ -990,6 +1176,21 @@ static bool run(const vg_sigma_rule *r, vg_event *ev, vg_sigma_scratch *s, vg_ar
         if (x)
             m = false;
     }
+    for (size_t i = 0; (m || fn) && i < r->nfilters; i++) {
+        const vg_sigma_rule *f = r->filters[i];
+        size_t mark = s->ncaps;
+        evalctx fc = {f, {ev, s, f->mctx, f->meta.limit_hits, NULL}};
+        memset(s->selres, -1, f->nsel);
+        bool x = sg_cond_eval(&f->cond, sel_eval, &fc);
+        s->ncaps = mark;
+        if (fn) {
+            char name[300];
+            snprintf(name, sizeof name, "filter '%s'", f->meta.title ? f->meta.title : "?");
+            fn(ud, name, x);
+        }
+        if (x)
+            m = false;
+    }
     if (fn)
         fn(ud, "condition", m);
     if (m && s->ncaps)
@@ -1230,4 +1431,24 @@ bool vg_sigma_required_literals(const vg_sigma_rule *r, size_t min_len, vg_sigma
         fn(ud, u.p[i], u.len[i]);
     ls_free(&u);
     return true;
+}
+
+bool vg_sigma_is_filter(const vg_sigma_rule *r)
+{
+    return r->is_filter;
+}
+
+const vg_strlist *vg_sigma_filter_targets(const vg_sigma_rule *r)
+{
+    return &r->filter_rules;
+}
+
+vg_err vg_sigma_attach_filter(vg_sigma_rule *r, const vg_sigma_rule *filter)
+{
+    const vg_sigma_rule **nf = realloc(r->filters, (r->nfilters + 1) * sizeof *nf);
+    if (!nf)
+        return VG_ENOMEM;
+    r->filters = nf;
+    r->filters[r->nfilters++] = filter;
+    return VG_OK;
 }

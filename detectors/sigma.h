@@ -42,6 +42,14 @@ typedef struct vg_sigma_rule vg_sigma_rule;
 typedef struct vg_sigma_opts {
     uint32_t regex_match_limit; /* PCRE2 match limit (0 = PCRE2 default) */
     uint32_t regex_depth_limit; /* PCRE2 depth limit (0 = PCRE2 default) */
+    /* Field mappings (config rules.field_mappings): a rule's field `key` is
+       looked up as `key` and as each of `values` (the first that holds). */
+    const vg_kv *field_map;
+    size_t nfield_map;
+    /* Placeholders (config rules.placeholders): `field|expand: '%name%'`
+       becomes the list of values of `name`; an undefined one rejects the rule. */
+    const vg_kv *placeholders;
+    size_t nplaceholders;
 } vg_sigma_opts;
 
 /* One test case from x_vigie.tests. Strings owned by the rule. */
@@ -87,6 +95,16 @@ const vg_sigma_test *vg_sigma_tests(const vg_sigma_rule *r, size_t *n);
  * for which the selection `ex` matches. Errors name the key.
  */
 vg_err vg_sigma_add_exception(vg_sigma_rule *r, const vg_exception *ex, vg_errbuf *eb);
+
+/*
+ * Sigma filter documents (`filter:` with `rules:`, `selection`s and a
+ * `condition`) load as rules marked as filters; attached to a rule, an event
+ * for which the filter's condition holds no longer matches the rule. The
+ * filter must outlive the rules it is attached to.
+ */
+bool vg_sigma_is_filter(const vg_sigma_rule *r);
+const vg_strlist *vg_sigma_filter_targets(const vg_sigma_rule *r);
+vg_err vg_sigma_attach_filter(vg_sigma_rule *r, const vg_sigma_rule *filter);
 
 /*
  * Per-thread scratch space for evaluation (PCRE2 match data, lowercase

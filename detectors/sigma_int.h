@@ -69,6 +69,8 @@ typedef enum sg_ikind {
 typedef struct sg_item {
     char *field; /* NULL = keyword: matched against ev->raw */
     size_t field_n;
+    char **alt;  /* field mapping: further event fields tried (OR) when `field` does not match */
+    size_t nalt;
     sg_ikind kind;
     bool all;  /* values AND-ed */
     bool neq;  /* each value negated, values AND-ed */

@@ -348,7 +348,9 @@ static const struct {
     {"utf16", M_TRANSFORM, T_U16},
 };
 
-/* Known to the specification but not implemented: rejected by name. */
+/* Known to the specification but not implemented: rejected by name.
+   (`expand` is resolved by sigma.c before this point, from the placeholders
+   of the configuration; one left here had no placeholder list.) */
 static const char *const unsupported_mods[] = {"expand", "minute", "hour", "day",
                                                "week",   "month",  "year", NULL};
 
@@ -804,6 +806,9 @@ void sg_item_free(sg_item *it)
     }
     free(it->v);
     free(it->field);
+    for (size_t i = 0; i < it->nalt; i++)
+        free(it->alt[i]);
+    free(it->alt);
     memset(it, 0, sizeof *it);
 }
 
@@ -1052,12 +1057,30 @@ static bool value_match(const sg_value *v, const char *s, size_t n, sg_eval *e)
     return false;
 }
 
+static bool item_match_field(const sg_item *it, sg_eval *e, const char *field, size_t field_n);
+
+/*
+ * With a field mapping (it->alt), the item holds when it holds on the
+ * rule's field name or on any mapped name; `null` and `exists: false` hold
+ * only when they hold on all of them (the field is absent everywhere).
+ */
 bool sg_item_match(const sg_item *it, sg_eval *e)
+{
+    bool m = item_match_field(it, e, it->field, it->field_n);
+    if (!it->nalt)
+        return m;
+    bool all_mode = it->kind == SG_I_NULL || (it->kind == SG_I_EXISTS && !it->want);
+    for (size_t i = 0; i < it->nalt && (all_mode ? m : !m); i++)
+        m = item_match_field(it, e, it->alt[i], strlen(it->alt[i]));
+    return m;
+}
+
+static bool item_match_field(const sg_item *it, sg_eval *e, const char *field, size_t field_n)
 {
     const vg_str *f;
     vg_str raw;
-    if (it->field) {
-        f = vg_event_get(e->ev, (vg_str){it->field, it->field_n});
+    if (field) {
+        f = vg_event_get(e->ev, (vg_str){field, field_n});
     } else {
         raw = e->ev->raw.n ? e->ev->raw : e->ev->message;
         f = &raw;

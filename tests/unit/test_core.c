@@ -235,3 +235,24 @@ Test(alert, deterministic_id_and_valid_ecs_json)
     vg_alert_free(&al);
     free(ev);
 }
+
+Test(config, field_mappings)
+{
+    char *p = write_tmp("rules:\n  field_mappings:\n    src_ip: [c-ip, client]\n    user: acct\n");
+    vg_config *c;
+    vg_errbuf eb;
+    cr_assert_eq(vg_config_load(p, &c, &eb), VG_OK, "%s", eb.msg);
+    cr_assert_eq(c->nfield_map, 2);
+    cr_assert_str_eq(c->field_map[0].key, "src_ip");
+    cr_assert_eq(c->field_map[0].values.n, 2);
+    cr_assert_str_eq(c->field_map[0].values.v[1], "client");
+    cr_assert_str_eq(c->field_map[1].values.v[0], "acct");
+    vg_config_destroy(c);
+    unlink(p);
+    free(p);
+    p = write_tmp("rules:\n  field_mappings: [a]\n");
+    cr_assert_neq(vg_config_load(p, &c, &eb), VG_OK);
+    cr_assert(strstr(eb.msg, ":2:19: 'field_mappings' expects a map"), "%s", eb.msg);
+    unlink(p);
+    free(p);
+}
