@@ -114,7 +114,7 @@ static bool guess_by_name(const char *path, const char **fmt, vg_logsource *ls)
         {"cron*", "syslog", "linux", NULL, "cron"},
         {"*access.log*", "access", NULL, "webserver", NULL},
         {"*access_log*", "access", NULL, "webserver", NULL},
-        {"audit.log*", "raw", "linux", NULL, "auditd"},
+        {"audit.log*", "auditd", "linux", NULL, "auditd"},
         {"*.ndjson*", "json", NULL, NULL, NULL},
         {"*.json*", "json", NULL, NULL, NULL},
     };

@@ -373,7 +373,10 @@ static vg_err inputs_open(vg_pipeline *p, bool first_run, vg_errbuf *eb)
         in->ops = vg_collector_find(ic->type);
         if (!in->ops)
             return vg_errf(eb, VG_ECONFIG, "input '%s': unknown type '%s'", ic->name, ic->type);
-        vg_collector_env env = {p->st, wall_ns(), json_object_get(saved, ic->name), first_run};
+        /* An input with no saved state (first run, or newly configured) starts
+           where its start_at says; the others resume from their positions. */
+        const json_t *mine = json_object_get(saved, ic->name);
+        vg_collector_env env = {p->st, wall_ns(), mine, first_run || !mine};
         vg_err r = in->ops->create(ic, &env, &in->self, eb);
         if (!r)
             r = in->ops->start(in->self, eb);
@@ -469,8 +472,9 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
                        VG_POSITIONS_FILE);
     if ((r = inputs_open(p, first_run, eb)))
         return r;
-    if (first_run)
-        commit(p); /* so that a restart is not a first run again */
+    /* Record the start positions at once: a restart is not a first run
+       again, and a newly configured input keeps its start point. */
+    commit(p);
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -590,6 +594,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
                                 r = vg_errf(eb, VG_ECONFIG, "reload: %s", e2.msg);
                                 stop = true;
                             } else {
+                                commit(p);
                                 vg_log(VG_LOG_INFO, "reloaded: %zu inputs, %zu rules, %zu "
                                        "outputs", p->nins, vg_ruleset_count(p->rs), p->nouts);
                             }

@@ -24,6 +24,12 @@ typedef struct vg_parse_ctx {
     void *state;           /* the parser's state for this stream (state_create), or NULL */
 } vg_parse_ctx;
 
+/* A named counter of a parser's state; name is static. */
+typedef struct vg_parser_counter {
+    const char *name;
+    uint64_t value;
+} vg_parser_counter;
+
 typedef struct vg_parser {
     const char *name; /* "syslog", "json", "raw", ... as written in the config */
     const char *help; /* one line for the configuration reference */
@@ -33,6 +39,9 @@ typedef struct vg_parser {
        caller. NULL for stateless parsers. */
     void *(*state_create)(void);
     void (*state_destroy)(void *state);
+    /* The state's counters (what its bounds dropped, ...), for metrics:
+       fills at most max entries of out and returns how many. NULL if none. */
+    size_t (*state_counters)(const void *state, vg_parser_counter *out, size_t max);
 } vg_parser;
 
 /* Registry lookup by name; NULL when unknown. */
@@ -64,5 +73,6 @@ extern const vg_parser vg_parser_syslog; /* RFC 3164, RFC 5424, ISO 8601 (rsyslo
 extern const vg_parser vg_parser_json;   /* JSON lines, flattened with dots */
 extern const vg_parser vg_parser_raw;    /* message = whole line */
 extern const vg_parser vg_parser_access; /* web access logs: combined / common / nginx */
+extern const vg_parser vg_parser_auditd;  /* audit.log records, process_creation merge */
 
 #endif

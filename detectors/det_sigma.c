@@ -8,11 +8,10 @@
  * so each thread caches (logsource, service) -> rule list in its scratch.
  *
  * Prefilter: every rule's required literals (vg_sigma_required_literals) go
- * into one automaton; each event's raw line is scanned once, and a rule with
- * required literals is evaluated only if one of them occurred. This is sound
- * only when every field value of the event is a substring of the raw line
- * (syslog, access and raw parsing; not JSON, whose values are unescaped), which
- * is checked per event by pointer range; other events evaluate every rule.
+ * into one automaton; each event's raw line is scanned once, together with
+ * the field values that are not substrings of it (found by pointer range:
+ * decoded JSON strings, auditd's hex-decoded arguments), and a rule with
+ * required literals is evaluated only if one of them occurred.
  * VIGIE_NO_PREFILTER=1 in the environment turns it off (equivalence tests).
  *
  * Rule evaluation time is sampled (one event in 64, scaled) so measuring it
@@ -43,7 +42,7 @@ typedef struct det_sigma {
     vg_prefilter *pf;     /* NULL = off */
     bool *always;         /* per rule: no required literal, evaluate always */
     size_t nfiltered;     /* rules behind the prefilter */
-    vg_counter *c_skipped, *c_scanned, *c_unfilterable;
+    vg_counter *c_skipped, *c_scanned, *c_unfilterable, *c_outside;
 } det_sigma;
 
 typedef struct route {
@@ -63,7 +62,7 @@ typedef struct scratch {
     uint64_t seen;
     uint32_t *stamp;   /* per rule: generation in which a literal of it was seen */
     uint32_t gen;
-    uint64_t skipped, scanned, unfilterable;
+    uint64_t skipped, scanned, unfilterable, outside;
 } scratch;
 
 static void *ds_create(const vg_config *cfg, vg_stats *stats)
@@ -146,6 +145,7 @@ static void build_prefilter(det_sigma *d)
     d->c_skipped = vg_stats_counter(d->stats, "prefilter.skipped_evaluations", NULL, NULL);
     d->c_scanned = vg_stats_counter(d->stats, "prefilter.scanned_events", NULL, NULL);
     d->c_unfilterable = vg_stats_counter(d->stats, "prefilter.unfilterable_events", NULL, NULL);
+    d->c_outside = vg_stats_counter(d->stats, "prefilter.decoded_values_scanned", NULL, NULL);
     const char *off = getenv("VIGIE_NO_PREFILTER");
     if ((off && *off && strcmp(off, "0")) || !d->n)
         return;
@@ -335,16 +335,25 @@ static void on_hit(void *ud, uint32_t rule)
     s->stamp[rule] = s->gen;
 }
 
-/* Are all field values substrings of the raw line? (Then the prefilter is sound.) */
-static bool fields_in_raw(const vg_event *ev)
+/*
+ * Scan the event for required literals: the raw line, plus every field value
+ * that is not a substring of it (decoded JSON strings, auditd's hex-decoded
+ * arguments). A literal a rule needs lies within one field value or within
+ * the raw line (keywords), so it is found either way. Returns false when the
+ * event cannot be filtered (no raw line).
+ */
+static bool prefilter_event(const det_sigma *d, scratch *s, const vg_event *ev)
 {
     const char *lo = ev->raw.p, *hi = ev->raw.p + ev->raw.n;
-    if (!lo)
+    if (!lo || !ev->raw.n)
         return false;
+    vg_prefilter_scan(d->pf, ev->raw.p, ev->raw.n, on_hit, s);
     for (unsigned i = 0; i < ev->nfields; i++) {
         const vg_str *v = &ev->fields[i].value;
-        if (v->n && (v->p < lo || v->p + v->n > hi))
-            return false;
+        if (v->n && (v->p < lo || v->p + v->n > hi)) {
+            s->outside++;
+            vg_prefilter_scan(d->pf, v->p, v->n, on_hit, s);
+        }
     }
     return true;
 }
@@ -363,17 +372,15 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
             continue;
         bool filter = false;
         if (d->pf) {
-            if (fields_in_raw(ev)) {
-                if (++s->gen == 0) { /* wrapped: forget old stamps */
-                    memset(s->stamp, 0, d->n * sizeof *s->stamp);
-                    s->gen = 1;
-                }
-                vg_prefilter_scan(d->pf, ev->raw.p, ev->raw.n, on_hit, s);
-                filter = true;
-                s->scanned++;
-            } else {
-                s->unfilterable++;
+            if (++s->gen == 0) { /* wrapped: forget old stamps */
+                memset(s->stamp, 0, d->n * sizeof *s->stamp);
+                s->gen = 1;
             }
+            filter = prefilter_event(d, s, ev);
+            if (filter)
+                s->scanned++;
+            else
+                s->unfilterable++;
         }
         vg_sigma_scratch_next_event(s->s);
         bool timed = (s->seen++ % TIME_SAMPLE) == 0;
@@ -407,7 +414,8 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
     vg_counter_add(d->c_skipped, s->skipped);
     vg_counter_add(d->c_scanned, s->scanned);
     vg_counter_add(d->c_unfilterable, s->unfilterable);
-    s->skipped = s->scanned = s->unfilterable = 0;
+    vg_counter_add(d->c_outside, s->outside);
+    s->skipped = s->scanned = s->unfilterable = s->outside = 0;
 }
 
 static void ds_destroy(void *self)

@@ -498,7 +498,7 @@ static const struct {
     {"title: t\ndetection:\n    sel:\n        f|foo: x\n    condition: sel\n", VG_EUNSUPPORTED,
      "t.yml:4:11: unknown modifier 'foo'"},
     {"title: t\ndetection:\n    sel:\n        f|contains|expand: '%x%'\n    condition: sel\n",
-     VG_EUNSUPPORTED, "t.yml:4:20: unsupported modifier 'expand'"},
+     VG_EUNSUPPORTED, "t.yml:4:29: placeholder %x% is not defined (configure rules.placeholders)"},
     {"title: t\ndetection:\n    sel:\n        'f|foo': x\n    condition: sel\n", VG_EUNSUPPORTED,
      "t.yml:4:12: unknown modifier 'foo'"},
     {"title: t\ndetection:\n    sel:\n        f: x\n    condition: sel and sel2\n", VG_ERULE,
