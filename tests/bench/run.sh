@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# run.sh [LINES] - Vigie's throughput benchmark against the grep yardstick.
+# run.sh [LINES] - Vigie's throughput benchmark against the grep yardstick, with three rule sets.
 #
 # Generates the inputs once into tests/bench/out/ (kept between runs, gitignored):
 #   auth-N.log    ../shared/bench/gen_authlog.py (sshd auth log, the reference workload)
 #   mixed-N.log   gen_mixed.py syslog  (a hospital server's /var/log/syslog)
 #   access-N.log  gen_mixed.py access  (nginx combined log of the patient portal)
-# then, per input, runs A and B alternately (A B A B ...) RUNS times, pinned to one core:
-#   A  LC_ALL=C grep -E -c -f ../shared/bench/attack_patterns.ere FILE
-#   B  vigie scan --rules rules/ --logsource LS --format FMT FILE
+#   rules2500/    gen_mutated_rules.py: the SigmaHQ linux+web rules replicated to 2,500 rules with
+#                 fresh ids and every literal mutated (regenerated when the generator changes)
+# then, per input, runs these alternately (G a b c G a b c ...) RUNS times, pinned to one core:
+#   G    LC_ALL=C grep -E -c -f ../shared/bench/attack_patterns.ere FILE
+#   (a)  vigie scan -r rules/                                       (the shipped rules)
+#   (b)  vigie scan -r rules/ -r ../shared/corpus/sigma/rules       (+ all SigmaHQ linux+web)
+#   (c)  vigie scan -r rules/ -r out/rules2500                      (+ 2,500 mutated SigmaHQ copies)
+# each vigie run with --logsource LS --format FMT --output json --quiet FILE.
 # Output goes to a file, never /dev/null (GNU grep stops at the first match when its stdout is
-# /dev/null). Wall time and peak RSS come from /usr/bin/time; medians are reported, then a
-# Markdown table to paste into the README.
+# /dev/null). Wall time and peak RSS come from /usr/bin/time; medians are reported. The rule-loading
+# cost of each set is measured too (the same scan over an empty file). Last, Markdown tables to paste
+# into the README.
 # (Wall time is taken around /usr/bin/time + taskset, which adds about a millisecond per run.)
 #
 # Environment: VIGIE (default build/vigie), RUNS (default 5), BENCH_CORE (default 1, or 0 on a
-# single-CPU machine).
+# single-CPU machine), MUTATED (default 2500 rules in set c).
 set -euo pipefail
 
 LINES=${1:-1000000}
 RUNS=${RUNS:-5}
+MUTATED=${MUTATED:-2500}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SHARED=$(cd "$ROOT/../shared" && pwd)
@@ -26,17 +33,35 @@ VIGIE=${VIGIE:-$ROOT/build/vigie}
 OUT=$HERE/out
 PATTERNS=$SHARED/bench/attack_patterns.ere
 RULES=$ROOT/rules
+SIGMA=$SHARED/corpus/sigma/rules
+RMUT=$OUT/rules$MUTATED
+TARGET_LPS=1000000 # (b) lines/s target
+TARGET_RSS_MB=16   # (b) peak RSS target
 
 case $LINES in
     '' | *[!0-9]*) echo "usage: $0 [LINES]" >&2; exit 2 ;;
+esac
+case $MUTATED in
+    '' | *[!0-9]*) echo "MUTATED must be a number" >&2; exit 2 ;;
 esac
 if [ ! -x "$VIGIE" ]; then
     echo "vigie binary not found at $VIGIE (build it, or set VIGIE=path)" >&2
     exit 2
 fi
-if [ ! -x /usr/bin/time ]; then
-    echo "installing GNU time (/usr/bin/time)..." >&2
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq time >&2; else sudo apt-get install -y -qq time >&2; fi
+if [ ! -d "$SIGMA" ]; then
+    echo "SigmaHQ rules not found at $SIGMA" >&2
+    exit 2
+fi
+apt_install() { # apt_install PACKAGE
+    echo "installing $1 (Debian package)..." >&2
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq "$1" >&2; else sudo apt-get install -y -qq "$1" >&2; fi
+}
+if [ ! -x /usr/bin/time ]; then apt_install time; fi
+# PyYAML for gen_mutated_rules.py: the python3 on PATH if it has it, else Debian's python3-yaml.
+PY=python3
+if ! "$PY" -c 'import yaml' 2>/dev/null; then
+    PY=/usr/bin/python3
+    if ! "$PY" -c 'import yaml' 2>/dev/null; then apt_install python3-yaml; fi
 fi
 CORE=${BENCH_CORE:-1}
 if [ "$(nproc --all)" -le "$CORE" ]; then CORE=0; fi
@@ -57,9 +82,32 @@ ACCESS=$OUT/access-$LINES.log
 gen "$AUTH" python3 "$SHARED/bench/gen_authlog.py" "$AUTH" "$LINES"
 gen "$MIXED" python3 "$HERE/gen_mixed.py" syslog "$MIXED" "$LINES"
 gen "$ACCESS" python3 "$HERE/gen_mixed.py" access "$ACCESS" "$LINES"
+if [ ! -e "$RMUT/.done" ] || [ "$HERE/gen_mutated_rules.py" -nt "$RMUT/.done" ]; then
+    echo "generating $(basename "$RMUT")/..." >&2
+    "$PY" "$HERE/gen_mutated_rules.py" "$SIGMA" "$RMUT" "$MUTATED" >&2
+    touch "$RMUT/.done"
+fi
+
+# ---- rule sets ---------------------------------------------------------------------
+SETS=(a b c)
+declare -A SET_ARGS SET_NAME SET_N
+SET_ARGS[a]="-r $RULES"
+SET_ARGS[b]="-r $RULES -r $SIGMA"
+SET_ARGS[c]="-r $RULES -r $RMUT"
+SET_NAME[a]="(a) shipped"
+SET_NAME[b]="(b) shipped + SigmaHQ"
+SET_NAME[c]="(c) shipped + $MUTATED mutated"
+loaded() { # loaded PATH... : "N loaded, M rejected ..." from vigie rules check
+    "$VIGIE" rules check "$@" 2>&1 | tail -n 1
+}
+CHECK_MUT=$(loaded "$RMUT")
+for s in "${SETS[@]}"; do
+    # shellcheck disable=SC2046,SC2086 # word splitting of the -r list is intended (paths have no spaces)
+    SET_N[$s]=$(loaded ${SET_ARGS[$s]//-r /} | awk '{print $1}')
+done
 
 # ---- one timed run -----------------------------------------------------------------
-# timed NAME FILE COMMAND... : appends "seconds maxrss_kb" to $OUT/NAME.times; stdout to $OUT/NAME.out
+# timed NAME COMMAND... : appends "seconds maxrss_kb" to $OUT/NAME.times; stdout to $OUT/NAME.out
 timed() {
     local name=$1; shift
     local rc=0 t0 t1
@@ -80,60 +128,108 @@ median() { # median COLUMN FILE
     awk -v c="$1" '{print $c}' "$2" | sort -g | awk '{v[NR]=$1} END {m=int((NR+1)/2); if (NR%2) print v[m]; else print (v[m]+v[m+1])/2}'
 }
 
-declare -a TABLE
-bench_one() { # bench_one SLUG LABEL FILE LOGSOURCE FORMAT
-    local slug=$1 label=$2 file=$3 ls=$4 fmt=$5
-    local a=grep-$slug b=vigie-$slug
-    rm -f "$OUT/$a.times" "$OUT/$b.times"
-    cat "$file" >/dev/null # warm the page cache
-    for ((i = 1; i <= RUNS; i++)); do
-        timed "$a" env LC_ALL=C grep -E -c -f "$PATTERNS" "$file"
-        timed "$b" "$VIGIE" scan --rules "$RULES" --logsource "$ls" --format "$fmt" --output json --quiet "$file"
-    done
-    local lines bytes ta tb ra rb
-    lines=$(wc -l <"$file")
-    bytes=$(stat -c %s "$file")
-    ta=$(median 1 "$OUT/$a.times"); ra=$(median 2 "$OUT/$a.times")
-    tb=$(median 1 "$OUT/$b.times"); rb=$(median 2 "$OUT/$b.times")
-    local hits alerts
-    hits=$(cat "$OUT/$a.out")
-    alerts=$(wc -l <"$OUT/$b.out")
-    # keep a sample of the alerts, not hundreds of MB of them
-    head -n 100 "$OUT/$b.out" >"$OUT/$b.sample.json" && rm -f "$OUT/$b.out"
-    awk -v L="$label" -v n="$lines" -v sz="$bytes" -v ta="$ta" -v tb="$tb" -v ra="$ra" -v rb="$rb" \
-        -v h="$hits" -v al="$alerts" 'function rate(x, t) { return t > 0 ? x / t : 0 }
-        BEGIN {
-            printf "%s: %d lines, %.1f MB\n", L, n, sz / 1e6
-            printf "  grep -E (C locale)  %7.3f s  %7.3f M lines/s  %7.1f MB/s  %6.1f MB RSS  %d matching lines\n",
-                   ta, rate(n, ta) / 1e6, rate(sz, ta) / 1e6, ra / 1024, h
-            printf "  vigie scan          %7.3f s  %7.3f M lines/s  %7.1f MB/s  %6.1f MB RSS  %d alerts\n",
-                   tb, rate(n, tb) / 1e6, rate(sz, tb) / 1e6, rb / 1024, al
-            ratio = (ta > 0) ? tb / ta : 0
-            pct = (tb > 0) ? 100 * ta / tb : 0
-            printf "  vigie/grep time ratio %.2f (vigie runs at %.0f%% of grep'\''s speed)\n", ratio, pct
-        }'
-    TABLE+=("$(awk -v L="$label" -v n="$lines" -v sz="$bytes" -v ta="$ta" -v tb="$tb" -v ra="$ra" -v rb="$rb" \
-        -v al="$alerts" 'function rate(x, t) { return t > 0 ? x / t : 0 }
-        BEGIN {
-            ratio = (ta > 0) ? tb / ta : 0
-            printf "| %s | %.2f M | %.1f | %.1f MB | %.2f M | %.1f | %.1f MB | %.2f | %d |",
-                   L, rate(n, ta) / 1e6, rate(sz, ta) / 1e6, ra / 1024,
-                   rate(n, tb) / 1e6, rate(sz, tb) / 1e6, rb / 1024, ratio, al
-        }')")
+vigie_cmd() { # vigie_cmd SET LOGSOURCE FORMAT FILE
+    # shellcheck disable=SC2086
+    echo "$VIGIE" scan ${SET_ARGS[$1]} --logsource "$2" --format "$3" --output json --quiet "$4"
 }
 
-echo "vigie: $VIGIE ($("$VIGIE" --version 2>/dev/null | head -1 || echo '?'))"
-echo "rules: $RULES ($(find "$RULES" -name '*.yml' | wc -l) files); $RUNS runs each, alternating, core $CORE; medians"
-echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(nproc --all) CPUs"
-echo
-bench_one auth "auth.log ($LINES lines)" "$AUTH" linux/auth syslog
-bench_one mixed "mixed syslog ($LINES lines)" "$MIXED" linux/syslog syslog
-bench_one access "nginx access ($LINES lines)" "$ACCESS" webserver access
+# ---- rule loading: each set over an empty input ------------------------------------
+EMPTY=$OUT/empty.log
+: >"$EMPTY"
+declare -A LOAD_T LOAD_RSS
+for s in "${SETS[@]}"; do rm -f "$OUT/load-$s.times"; done
+for ((i = 1; i <= RUNS; i++)); do
+    for s in "${SETS[@]}"; do
+        # shellcheck disable=SC2046
+        timed "load-$s" $(vigie_cmd "$s" linux/auth syslog "$EMPTY")
+    done
+done
+for s in "${SETS[@]}"; do
+    LOAD_T[$s]=$(median 1 "$OUT/load-$s.times")
+    LOAD_RSS[$s]=$(median 2 "$OUT/load-$s.times")
+done
 
+# ---- per input ---------------------------------------------------------------------
+declare -a TABLE SUMMARY
+bench_one() { # bench_one SLUG LABEL FILE LOGSOURCE FORMAT
+    local slug=$1 label=$2 file=$3 ls=$4 fmt=$5
+    local g=grep-$slug s
+    rm -f "$OUT/$g.times"
+    for s in "${SETS[@]}"; do rm -f "$OUT/vigie-$slug-$s.times"; done
+    cat "$file" >/dev/null # warm the page cache
+    for ((i = 1; i <= RUNS; i++)); do
+        timed "$g" env LC_ALL=C grep -E -c -f "$PATTERNS" "$file"
+        for s in "${SETS[@]}"; do
+            # shellcheck disable=SC2046
+            timed "vigie-$slug-$s" $(vigie_cmd "$s" "$ls" "$fmt" "$file")
+        done
+    done
+    local lines bytes tg rg hits
+    lines=$(wc -l <"$file")
+    bytes=$(stat -c %s "$file")
+    tg=$(median 1 "$OUT/$g.times"); rg=$(median 2 "$OUT/$g.times")
+    hits=$(cat "$OUT/$g.out")
+    printf '%s: %d lines, %.1f MB, --logsource %s --format %s\n' "$label" "$lines" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$ls" "$fmt"
+    row() { # row NAME SECONDS RSS_KB COUNT UNIT
+        awk -v L="$1" -v t="$2" -v r="$3" -v c="$4" -v u="$5" -v n="$lines" -v sz="$bytes" -v tg="$tg" \
+            'BEGIN { printf "  %-34s %7.3f s  %6.3f M lines/s  %7.1f MB/s  %6.1f MB RSS  %8d %s  (%.2fx grep time)\n",
+                     L, t, n / t / 1e6, sz / t / 1e6, r / 1024, c, u, t / tg }'
+        TABLE+=("$(awk -v I="$label" -v L="$1" -v k="$6" -v t="$2" -v r="$3" -v c="$4" -v u="$5" -v n="$lines" \
+            -v sz="$bytes" -v tg="$tg" \
+            'BEGIN { printf "| %s | %s | %s | %.3f M | %.1f | %.1f MB | %d %s | %.2f |",
+                     I, L, k, n / t / 1e6, sz / t / 1e6, r / 1024, c, u, t / tg }')")
+    }
+    row "grep -E (C locale)" "$tg" "$rg" "$hits" "matching lines" "21 regexes"
+    declare -A T R
+    for s in "${SETS[@]}"; do
+        local b=vigie-$slug-$s alerts
+        T[$s]=$(median 1 "$OUT/$b.times"); R[$s]=$(median 2 "$OUT/$b.times")
+        alerts=$(wc -l <"$OUT/$b.out")
+        # keep a sample of the alerts, not hundreds of MB of them
+        head -n 100 "$OUT/$b.out" >"$OUT/$b.sample.json" && rm -f "$OUT/$b.out"
+        row "vigie ${SET_NAME[$s]}" "${T[$s]}" "${R[$s]}" "$alerts" alerts "${SET_N[$s]}"
+    done
+    local sum
+    sum=$(awk -v n="$lines" -v ta="${T[a]}" -v tb="${T[b]}" -v tc="${T[c]}" -v rb="${R[b]}" \
+        -v la="${LOAD_T[a]}" -v lc="${LOAD_T[c]}" -v tl="$TARGET_LPS" -v tr="$TARGET_RSS_MB" \
+        'BEGIN {
+            cx = ta / tc; sx = (tc - lc > 0 && ta - la > 0) ? (ta - la) / (tc - lc) : 0
+            lps = n / tb; mb = rb / 1024
+            printf "%.2f|%.2f|%.3f M (%.0f%%, %s)|%.1f MB (%s)",
+                   cx, sx, lps / 1e6, 100 * lps / tl, (lps >= tl ? "met" : "missed"),
+                   mb, (mb <= tr ? "met" : "over")
+        }')
+    IFS='|' read -r cx sx blps brss <<<"$sum"
+    echo "  (c)/(a) throughput $cx ($sx without rule loading); (b) $blps of the $TARGET_LPS lines/s target; (b) peak RSS $brss vs $TARGET_RSS_MB MB"
+    SUMMARY+=("| $label | $cx | $sx | $blps | $brss |")
+    echo
+}
+
+echo "vigie: $VIGIE ($("$VIGIE" version 2>/dev/null | head -1 || echo '?'))"
+echo "rule sets: (a) ${SET_N[a]}, (b) ${SET_N[b]}, (c) ${SET_N[c]} rules loaded; $(basename "$RMUT"): $CHECK_MUT"
+echo "$RUNS runs each, alternating, core $CORE; medians"
+echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(nproc --all) CPUs"
+for s in "${SETS[@]}"; do
+    awk -v L="${SET_NAME[$s]}" -v t="${LOAD_T[$s]}" -v r="${LOAD_RSS[$s]}" \
+        'BEGIN { printf "rule loading %-30s %6.3f s  %6.1f MB RSS (scan of an empty file)\n", L, t, r / 1024 }'
+done
 echo
-echo "| input | grep lines/s | grep MB/s | grep RSS | vigie lines/s | vigie MB/s | vigie RSS | vigie/grep time | vigie alerts |"
-echo "|---|---|---|---|---|---|---|---|---|"
+bench_one auth "auth.log" "$AUTH" linux/auth syslog
+bench_one mixed "mixed syslog" "$MIXED" linux/syslog syslog
+bench_one access "nginx access" "$ACCESS" webserver access
+
+echo "| input ($LINES lines) | run | rules | lines/s | MB/s | peak RSS | alerts | time vs grep |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${TABLE[@]}"
 echo
-echo "grep = \`LC_ALL=C grep -E -c -f attack_patterns.ere\` (21 regexes); vigie = \`vigie scan\` with the $(find "$RULES" -name '*.yml' | wc -l) shipped rules;"
-echo "both pinned with \`taskset -c $CORE\`, page cache warm, median of $RUNS alternating runs."
+echo "| input | (c)/(a) throughput | same, without rule loading | (b) lines/s vs 1 M target | (b) peak RSS vs $TARGET_RSS_MB MB |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${SUMMARY[@]}"
+echo
+LOADS=$(for s in "${SETS[@]}"; do
+    awk -v L="${s}" -v t="${LOAD_T[$s]}" -v r="${LOAD_RSS[$s]}" 'BEGIN { printf "(%s) %.2f s, %.1f MB; ", L, t, r / 1024 }'
+done)
+echo "Rule loading (scan of an empty file, included in the times above): ${LOADS%; }."
+echo "grep = \`LC_ALL=C grep -E -c -f attack_patterns.ere\` (21 regexes); vigie = \`vigie scan\` with (a) the shipped rules,"
+echo "(b) plus ../shared/corpus/sigma/rules, (c) plus $(basename "$RMUT")/ from gen_mutated_rules.py;"
+echo "all pinned with \`taskset -c $CORE\`, page cache warm, median of $RUNS alternating runs."
