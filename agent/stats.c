@@ -2,8 +2,9 @@
  * stats.c - the statistics registry; see stats.h.
  *
  * Counters are allocated in fixed chunks that never move, so a pointer handed
- * out stays valid for the registry's life. Registration takes a mutex and is
- * rare; bumping is a relaxed atomic add.
+ * out stays valid for the registry's life. Registration takes a mutex and
+ * finds existing counters through a hash index (thousands of rules register
+ * four counters each); bumping is a relaxed atomic add.
  */
 #include "stats.h"
 
@@ -16,20 +17,42 @@ typedef struct entry {
     vg_counter c;
 } entry;
 
+#define CHUNK 1024
+#define NCHUNKS (VG_STATS_MAX / CHUNK)
+#define HASH_SIZE (VG_STATS_MAX * 2) /* open addressing, power of two */
+
 struct vg_stats {
     pthread_mutex_t lock;
-    entry *e; /* VG_STATS_MAX entries, allocated once */
+    entry *chunk[NCHUNKS]; /* allocated on demand; entries never move */
     size_t n;
-    vg_counter overflow; /* handed out when full */
+    uint32_t *index;       /* HASH_SIZE slots: entry number + 1, 0 = empty */
+    vg_counter overflow;   /* handed out when full */
 };
+
+static entry *at(vg_stats *st, size_t i)
+{
+    return &st->chunk[i / CHUNK][i % CHUNK];
+}
+
+static uint32_t hash3(const char *a, const char *b, const char *c)
+{
+    uint32_t h = 2166136261u;
+    const char *parts[3] = {a, b, c};
+    for (int k = 0; k < 3; k++) {
+        for (const char *p = parts[k] ? parts[k] : ""; *p; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        h = (h ^ 0xff) * 16777619u;
+    }
+    return h;
+}
 
 vg_stats *vg_stats_create(void)
 {
     vg_stats *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->e = calloc(VG_STATS_MAX, sizeof *st->e);
-    if (!st->e) {
+    st->index = calloc(HASH_SIZE, sizeof *st->index);
+    if (!st->index) {
         free(st);
         return NULL;
     }
@@ -42,11 +65,13 @@ void vg_stats_destroy(vg_stats *st)
     if (!st)
         return;
     for (size_t i = 0; i < st->n; i++) {
-        free(st->e[i].name);
-        free(st->e[i].label);
-        free(st->e[i].value);
+        free(at(st, i)->name);
+        free(at(st, i)->label);
+        free(at(st, i)->value);
     }
-    free(st->e);
+    for (size_t c = 0; c < NCHUNKS; c++)
+        free(st->chunk[c]);
+    free(st->index);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -63,8 +88,9 @@ vg_counter *vg_stats_counter(vg_stats *st, const char *name, const char *label, 
     if (!label)
         value = NULL;
     pthread_mutex_lock(&st->lock);
-    for (size_t i = 0; i < st->n; i++) {
-        entry *e = &st->e[i];
+    uint32_t slot = hash3(name, label, value) & (HASH_SIZE - 1);
+    for (; st->index[slot]; slot = (slot + 1) & (HASH_SIZE - 1)) {
+        entry *e = at(st, st->index[slot] - 1);
         if (strcmp(e->name, name) == 0 && streq0(e->label, label) && streq0(e->value, value)) {
             pthread_mutex_unlock(&st->lock);
             return &e->c;
@@ -72,18 +98,24 @@ vg_counter *vg_stats_counter(vg_stats *st, const char *name, const char *label, 
     }
     vg_counter *c = &st->overflow;
     if (st->n < VG_STATS_MAX) {
-        entry *e = &st->e[st->n];
-        e->name = strdup(name);
-        e->label = label ? strdup(label) : NULL;
-        e->value = value ? strdup(value ? value : "") : NULL;
-        if (e->name && (!label || (e->label && e->value))) {
-            st->n++;
-            c = &e->c;
-        } else {
-            free(e->name);
-            free(e->label);
-            free(e->value);
-            memset(e, 0, sizeof *e);
+        size_t ci = st->n / CHUNK;
+        if (!st->chunk[ci])
+            st->chunk[ci] = calloc(CHUNK, sizeof(entry));
+        if (st->chunk[ci]) {
+            entry *e = at(st, st->n);
+            e->name = strdup(name);
+            e->label = label ? strdup(label) : NULL;
+            e->value = value ? strdup(value) : NULL;
+            if (e->name && (!label || (e->label && e->value))) {
+                st->n++;
+                st->index[slot] = (uint32_t)st->n;
+                c = &e->c;
+            } else {
+                free(e->name);
+                free(e->label);
+                free(e->value);
+                memset(e, 0, sizeof *e);
+            }
         }
     }
     pthread_mutex_unlock(&st->lock);
@@ -112,7 +144,7 @@ void vg_stats_print(vg_stats *st, FILE *out)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        v[i] = &st->e[i];
+        v[i] = at(st, i);
     pthread_mutex_unlock(&st->lock);
     qsort(v, n, sizeof *v, cmp_entry);
     for (size_t i = 0; i < n; i++) {
@@ -146,8 +178,8 @@ uint64_t vg_stats_sum(vg_stats *st, const char *name)
     uint64_t s = 0;
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < st->n; i++)
-        if (strcmp(st->e[i].name, name) == 0)
-            s += vg_counter_get(&st->e[i].c);
+        if (strcmp(at(st, i)->name, name) == 0)
+            s += vg_counter_get(&at(st, i)->c);
     pthread_mutex_unlock(&st->lock);
     return s;
 }
@@ -165,8 +197,8 @@ void vg_stats_print_matching(vg_stats *st, FILE *out, const char *name)
     entry **v = malloc((st->n ? st->n : 1) * sizeof *v);
     size_t k = 0;
     for (size_t i = 0; v && i < st->n; i++)
-        if (!strcmp(st->e[i].name, name) && vg_counter_get(&st->e[i].c))
-            v[k++] = &st->e[i];
+        if (!strcmp(at(st, i)->name, name) && vg_counter_get(&at(st, i)->c))
+            v[k++] = at(st, i);
     pthread_mutex_unlock(&st->lock);
     if (!v)
         return;

@@ -8,7 +8,7 @@
  * from any thread. Counters live as long as the registry. The registry is
  * printed as a summary at exit and on SIGUSR1, and later exported as metrics.
  *
- * Limits: at most VG_STATS_MAX counters; past that vg_stats_counter returns
+ * Limits: at most VG_STATS_MAX counters (allocated 1,024 at a time); past that vg_stats_counter returns
  * a shared "overflow" counter and the registry counts how often that
  * happened (stats.overflow), so a caller never gets NULL.
  */
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define VG_STATS_MAX 4096
+#define VG_STATS_MAX 65536 /* counters; four per rule, so 16,000 rules */
 
 typedef struct vg_counter {
     _Atomic uint64_t v;

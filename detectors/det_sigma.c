@@ -48,15 +48,21 @@ typedef struct det_sigma {
 typedef struct route {
     const vg_logsource *ls;
     const char *service2;
-    uint32_t *idx;
+    uint32_t *idx;     /* every rule routed here, in rule order */
     size_t n;
+    uint32_t *always;  /* those the prefilter cannot skip, in rule order */
+    size_t nalways;
+    uint8_t *member;   /* per rule: routed here */
 } route;
 
 typedef struct scratch {
     vg_sigma_scratch *s;
     route cache[ROUTE_CACHE];
     size_t ncache;
-    uint32_t *tmp;     /* route when the cache is full */
+    route tmp;         /* route when the cache is full (rebuilt per event) */
+    uint32_t *cand;    /* rules whose literals the prefilter saw, this event */
+    size_t ncand;
+    uint32_t *order;   /* rules to evaluate, this event */
     uint64_t *evals;   /* per rule, flushed to counters per batch */
     uint64_t *ns;
     uint64_t seen;
@@ -253,6 +259,16 @@ static size_t ds_count(const void *self)
     return ((const det_sigma *)self)->n;
 }
 
+static void route_free(route *r)
+{
+    free(r->idx);
+    free(r->always);
+    free(r->member);
+    memset(r, 0, sizeof *r);
+}
+
+static void ds_scratch_destroy(void *p);
+
 static void *ds_scratch_create(const void *self)
 {
     const det_sigma *d = self;
@@ -261,17 +277,17 @@ static void *ds_scratch_create(const void *self)
         return NULL;
     size_t n = d->n ? d->n : 1;
     s->s = vg_sigma_scratch_create();
-    s->tmp = calloc(n, sizeof *s->tmp);
+    s->tmp.idx = calloc(n, sizeof *s->tmp.idx);
+    s->tmp.always = calloc(n, sizeof *s->tmp.always);
+    s->tmp.member = calloc(n, 1);
+    s->cand = calloc(n, sizeof *s->cand);
+    s->order = calloc(n, sizeof *s->order);
     s->evals = calloc(n, sizeof *s->evals);
     s->ns = calloc(n, sizeof *s->ns);
     s->stamp = calloc(n, sizeof *s->stamp);
-    if (!s->s || !s->tmp || !s->evals || !s->ns || !s->stamp) {
-        free(s->stamp);
-        vg_sigma_scratch_destroy(s->s);
-        free(s->tmp);
-        free(s->evals);
-        free(s->ns);
-        free(s);
+    if (!s->s || !s->tmp.idx || !s->tmp.always || !s->tmp.member || !s->cand || !s->order ||
+        !s->evals || !s->ns || !s->stamp) {
+        ds_scratch_destroy(s);
         return NULL;
     }
     return s;
@@ -283,43 +299,59 @@ static void ds_scratch_destroy(void *p)
     if (!s)
         return;
     for (size_t i = 0; i < s->ncache; i++)
-        free(s->cache[i].idx);
+        route_free(&s->cache[i]);
+    route_free(&s->tmp);
     vg_sigma_scratch_destroy(s->s);
-    free(s->tmp);
+    free(s->cand);
+    free(s->order);
     free(s->evals);
     free(s->ns);
     free(s->stamp);
     free(s);
 }
 
-static size_t build_route(const det_sigma *d, const vg_event *ev, uint32_t *out)
+/* Fill r (arrays sized for every rule) with the rules that accept ev. */
+static void build_route(const det_sigma *d, const vg_event *ev, route *r)
 {
-    size_t n = 0;
+    r->n = r->nalways = 0;
+    memset(r->member, 0, d->n);
     for (size_t i = 0; i < d->n; i++)
-        if (vg_logsource_accepts(&vg_sigma_meta(d->rules[i])->logsource, ev))
-            out[n++] = (uint32_t)i;
-    return n;
+        if (vg_logsource_accepts(&vg_sigma_meta(d->rules[i])->logsource, ev)) {
+            r->idx[r->n++] = (uint32_t)i;
+            r->member[i] = 1;
+            if (!d->always || d->always[i])
+                r->always[r->nalways++] = (uint32_t)i;
+        }
 }
 
-static const uint32_t *find_route(const det_sigma *d, scratch *s, const vg_event *ev, size_t *n)
+static const route *find_route(const det_sigma *d, scratch *s, const vg_event *ev)
 {
     for (size_t i = 0; i < s->ncache; i++)
-        if (s->cache[i].ls == ev->logsource && s->cache[i].service2 == ev->service2) {
-            *n = s->cache[i].n;
-            return s->cache[i].idx;
-        }
-    size_t k = build_route(d, ev, s->tmp);
+        if (s->cache[i].ls == ev->logsource && s->cache[i].service2 == ev->service2)
+            return &s->cache[i];
+    build_route(d, ev, &s->tmp);
+    s->tmp.ls = ev->logsource;
+    s->tmp.service2 = ev->service2;
     if (s->ncache < ROUTE_CACHE) {
-        uint32_t *idx = malloc((k ? k : 1) * sizeof *idx);
-        if (idx) {
-            memcpy(idx, s->tmp, k * sizeof *idx);
-            s->cache[s->ncache++] = (route){ev->logsource, ev->service2, idx, k};
-            *n = k;
-            return idx;
+        route *c = &s->cache[s->ncache];
+        size_t k = s->tmp.n ? s->tmp.n : 1, a = s->tmp.nalways ? s->tmp.nalways : 1;
+        c->idx = malloc(k * sizeof *c->idx);
+        c->always = malloc(a * sizeof *c->always);
+        c->member = malloc(d->n);
+        if (c->idx && c->always && c->member) {
+            memcpy(c->idx, s->tmp.idx, s->tmp.n * sizeof *c->idx);
+            memcpy(c->always, s->tmp.always, s->tmp.nalways * sizeof *c->always);
+            memcpy(c->member, s->tmp.member, d->n);
+            c->n = s->tmp.n;
+            c->nalways = s->tmp.nalways;
+            c->ls = ev->logsource;
+            c->service2 = ev->service2;
+            s->ncache++;
+            return c;
         }
+        route_free(c);
     }
-    *n = k;
-    return s->tmp;
+    return &s->tmp;
 }
 
 static int64_t now_ns(void)
@@ -332,7 +364,38 @@ static int64_t now_ns(void)
 static void on_hit(void *ud, uint32_t rule)
 {
     scratch *s = ud;
-    s->stamp[rule] = s->gen;
+    if (s->stamp[rule] != s->gen) {
+        s->stamp[rule] = s->gen;
+        s->cand[s->ncand++] = rule;
+    }
+}
+
+/* The rules to evaluate after a prefilter scan: the route's `always` rules
+   and the candidates routed here, merged in rule order. */
+static size_t eval_order(const route *r, scratch *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->ncand; i++)
+        if (r->member[s->cand[i]])
+            s->cand[k++] = s->cand[i];
+    /* insertion sort: a handful of candidates per line */
+    for (size_t i = 1; i < k; i++) {
+        uint32_t x = s->cand[i];
+        size_t j = i;
+        while (j > 0 && s->cand[j - 1] > x) {
+            s->cand[j] = s->cand[j - 1];
+            j--;
+        }
+        s->cand[j] = x;
+    }
+    size_t a = 0, c = 0, n = 0;
+    while (a < r->nalways || c < k) {
+        if (c >= k || (a < r->nalways && r->always[a] < s->cand[c]))
+            s->order[n++] = r->always[a++];
+        else
+            s->order[n++] = s->cand[c++];
+    }
+    return n;
 }
 
 /*
@@ -366,30 +429,30 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
         return;
     for (size_t e = 0; e < b->n; e++) {
         vg_event *ev = &b->ev[e];
-        size_t nr;
-        const uint32_t *idx = find_route(d, s, ev, &nr);
-        if (!nr)
+        const route *rt = find_route(d, s, ev);
+        if (!rt->n)
             continue;
-        bool filter = false;
+        const uint32_t *idx = rt->idx;
+        size_t nr = rt->n;
         if (d->pf) {
             if (++s->gen == 0) { /* wrapped: forget old stamps */
                 memset(s->stamp, 0, d->n * sizeof *s->stamp);
                 s->gen = 1;
             }
-            filter = prefilter_event(d, s, ev);
-            if (filter)
+            s->ncand = 0;
+            if (prefilter_event(d, s, ev)) {
                 s->scanned++;
-            else
+                nr = eval_order(rt, s);
+                idx = s->order;
+                s->skipped += rt->n - nr;
+            } else {
                 s->unfilterable++;
+            }
         }
         vg_sigma_scratch_next_event(s->s);
         bool timed = (s->seen++ % TIME_SAMPLE) == 0;
         for (size_t k = 0; k < nr; k++) {
             uint32_t i = idx[k];
-            if (filter && !d->always[i] && s->stamp[i] != s->gen) {
-                s->skipped++;
-                continue;
-            }
             const vg_sigma_rule *r = d->rules[i];
             int64_t t0 = timed ? now_ns() : 0;
             bool m = vg_sigma_match(r, ev, s->s, &b->arena);

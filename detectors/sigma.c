@@ -1219,7 +1219,7 @@ bool vg_sigma_explain(const vg_sigma_rule *r, vg_event *ev, vg_sigma_scratch *s,
  *   group (AND of items) -> the best item's set
  *   selection (OR)       -> union over its groups
  *   and / all of         -> the best child's set;  or / 1 of -> union;  not -> unknown
- * "Best" = the set whose shortest literal is longest, then the smallest set.
+ * "Best" = see ls_pick.
  */
 typedef struct litset {
     bool known;
@@ -1271,15 +1271,30 @@ static size_t ls_minlen(const litset *s)
     return m;
 }
 
-/* Keep the better of *best and *cand in *best; frees the other. */
+static double ls_avglen(const litset *s)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < s->n; i++)
+        t += s->len[i];
+    return s->n ? (double)t / (double)s->n : 0;
+}
+
+/*
+ * Keep the better of *best and *cand in *best; frees the other. Better =
+ * rarer in real lines: a longer shortest literal, then longer literals on
+ * average (a field equal to "GET" is in most web lines, "={{" or "{{7*7}}"
+ * in almost none), then fewer literals.
+ */
 static void ls_pick(litset *best, litset *cand)
 {
     if (!cand->known) {
         ls_free(cand);
         return;
     }
-    if (!best->known || ls_minlen(cand) > ls_minlen(best) ||
-        (ls_minlen(cand) == ls_minlen(best) && cand->n < best->n)) {
+    size_t cm = ls_minlen(cand), bm = best->known ? ls_minlen(best) : 0;
+    double ca = ls_avglen(cand), ba = best->known ? ls_avglen(best) : 0;
+    if (!best->known || cm > bm || (cm == bm && ca > ba) ||
+        (cm == bm && ca == ba && cand->n < best->n)) {
         ls_free(best);
         *best = *cand;
         memset(cand, 0, sizeof *cand);

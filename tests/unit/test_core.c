@@ -256,3 +256,35 @@ Test(config, field_mappings)
     unlink(p);
     free(p);
 }
+
+/* ---- statistics registry ---- */
+#include "agent/stats.h"
+
+Test(stats, many_counters_stable_and_bounded)
+{
+    vg_stats *st = vg_stats_create();
+    static vg_counter *c[20000];
+    char v[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(v, sizeof v, "rule-%d", i);
+        c[i] = vg_stats_counter(st, "rule.alerts", "rule", v);
+        vg_counter_add(c[i], (uint64_t)i);
+    }
+    for (int i = 0; i < 20000; i += 997) {
+        snprintf(v, sizeof v, "rule-%d", i);
+        cr_assert_eq(vg_stats_counter(st, "rule.alerts", "rule", v), c[i], "same counter back");
+        cr_assert_eq(vg_counter_get(c[i]), (uint64_t)i);
+    }
+    cr_assert_neq(c[0], c[1]);
+    cr_assert_eq(vg_stats_sum(st, "rule.alerts"), (uint64_t)20000 * 19999 / 2);
+    vg_counter *u = vg_stats_counter(st, "events", NULL, NULL);
+    cr_assert_eq(u, vg_stats_counter(st, "events", NULL, NULL));
+    for (int i = 20000; i < VG_STATS_MAX + 10; i++) {
+        snprintf(v, sizeof v, "x-%d", i);
+        vg_stats_counter(st, "fill", "k", v);
+    }
+    vg_counter *o1 = vg_stats_counter(st, "past", "the", "cap");
+    vg_counter *o2 = vg_stats_counter(st, "past", "the", "cap2");
+    cr_assert_eq(o1, o2, "past the cap: the shared overflow counter, never NULL");
+    vg_stats_destroy(st);
+}
