@@ -460,6 +460,10 @@ int vg_cmd_rules(int argc, char **argv)
     }
     printf("%zu loaded, %zu rejected (%zu files, %zu warnings)\n", rep.loaded, rep.rejected,
            rep.files, rep.warnings);
+    printf("prefilter: %llu of %zu rules behind it (the others are always evaluated), %llu "
+           "states, %.1f KiB\n", (unsigned long long)vg_stats_sum(st, "prefilter.rules"),
+           rep.loaded, (unsigned long long)vg_stats_sum(st, "prefilter.states"),
+           (double)vg_stats_sum(st, "prefilter.bytes") / 1024.0);
     int rc = rep.rejected ? 1 : 0;
     if (cfgpath) {
         vg_config *site;

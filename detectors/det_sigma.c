@@ -170,6 +170,11 @@ static void build_prefilter(det_sigma *d)
     }
     if (!d->nfiltered || !vg_prefilter_build(d->pf))
         goto fail;
+    vg_counter_add(vg_stats_counter(d->stats, "prefilter.rules", NULL, NULL), d->nfiltered);
+    vg_counter_add(vg_stats_counter(d->stats, "prefilter.states", NULL, NULL),
+                   vg_prefilter_states(d->pf));
+    vg_counter_add(vg_stats_counter(d->stats, "prefilter.bytes", NULL, NULL),
+                   vg_prefilter_bytes(d->pf));
     return;
 fail:
     vg_prefilter_destroy(d->pf);

@@ -2,15 +2,18 @@
  * prefilter.c - Aho-Corasick over case-folded literals, as a class-compressed
  * DFA; see prefilter.h.
  *
- * Building: a trie whose edges are stored as sorted (class, child) arrays,
- * failure links by breadth-first search, then the full transition table
- * delta[state * nclass + class]. Each state with outputs points to its list
- * of ids and to the next state down its failure chain that has outputs, so
- * a scan reports every literal ending at a position.
- *
- * The table stores, for speed, the next state's row offset (state * nclass)
- * with bit 31 set when that state has outputs: one load per byte, no
- * multiply, no second array.
+ * Building: a trie, failure links by breadth-first search, then a compact
+ * automaton. A small automaton is a full DFA (a row of transitions over the
+ * byte classes for every state). In a large one only the states near the
+ * root (depth <= DENSE_DEPTH), where a scan
+ * spends nearly all its time, get a full row of transitions over the byte
+ * classes; deeper states keep only their few trie edges (sorted by class)
+ * and fall back through their failure link, which always ends in a dense
+ * state. This keeps a 2,500-rule automaton in a few MB instead of
+ * states x classes x 4 bytes, at the cost of an occasional failure step.
+ * Each state with outputs points to its list of ids and to the next state
+ * down its failure chain that has outputs, so a scan reports every literal
+ * ending at a position.
  */
 #include "prefilter.h"
 
@@ -35,16 +38,37 @@ typedef struct out {
     uint32_t next; /* UINT32_MAX ends */
 } out;
 
+#define DENSE_DEPTH 3
+/* An automaton whose full table fits this is made dense throughout. */
+#define DENSE_ALL_BYTES (2u << 20)
+
+/* A state of the built automaton. */
+typedef struct cstate {
+    uint32_t fail;
+    uint32_t edge0;    /* first of its edges in cedges */
+    uint32_t out_first;
+    uint32_t out_link;
+    uint16_t nedge;
+    uint8_t has_out;
+} cstate;
+
+typedef struct cedge {
+    uint8_t cls;
+    uint32_t to;
+} cedge;
+
 struct vg_prefilter {
-    node *nodes;
+    node *nodes; /* the trie, while building */
     uint32_t n, cap;
     out *outs;
     uint32_t nout, outcap;
     /* built: */
     uint8_t cls[256];
     uint32_t ncls;
-    uint32_t *delta;
-    uint8_t *has_out;
+    cstate *st;
+    cedge *edges;
+    uint32_t *drows; /* dense rows: next state per class */
+    size_t ndense;
     bool built;
 };
 
@@ -85,12 +109,14 @@ void vg_prefilter_destroy(vg_prefilter *pf)
 {
     if (!pf)
         return;
-    for (uint32_t i = 0; i < pf->n; i++)
-        free(pf->nodes[i].e);
+    if (pf->nodes)
+        for (uint32_t i = 0; i < pf->n; i++)
+            free(pf->nodes[i].e);
     free(pf->nodes);
     free(pf->outs);
-    free(pf->delta);
-    free(pf->has_out);
+    free(pf->st);
+    free(pf->edges);
+    free(pf->drows);
     free(pf);
 }
 
@@ -146,68 +172,135 @@ bool vg_prefilter_add(vg_prefilter *pf, const char *lit, size_t n, uint32_t id)
     return true;
 }
 
+static int cmp_edge(const void *a, const void *b)
+{
+    const cedge *x = a, *y = b;
+    return (int)x->cls - (int)y->cls;
+}
+
+/* Trie child of s on class c, or 0 (the root is never a child). */
+static uint32_t cgoto(const vg_prefilter *pf, uint32_t s, uint8_t c)
+{
+    const cedge *e = &pf->edges[pf->st[s].edge0];
+    for (uint32_t i = 0; i < pf->st[s].nedge; i++)
+        if (e[i].cls == c)
+            return e[i].to;
+    return 0;
+}
+
 bool vg_prefilter_build(vg_prefilter *pf)
 {
+    bool ok = false;
+    uint32_t *queue = NULL, *depth = NULL, *perm = NULL, *fail = NULL;
+    cstate *st = NULL;
+    cedge *edges = NULL;
     /* Byte classes: one per folded byte used by a literal, 0 for the rest. */
     memset(pf->cls, 0, sizeof pf->cls);
     pf->ncls = 1;
     bool used[256] = {false};
-    for (uint32_t i = 0; i < pf->n; i++)
+    size_t nedges = 0;
+    for (uint32_t i = 0; i < pf->n; i++) {
+        nedges += pf->nodes[i].ne;
         for (uint32_t k = 0; k < pf->nodes[i].ne; k++)
             used[pf->nodes[i].e[k].byte] = true;
+    }
     for (int b = 0; b < 256; b++)
         if (used[b])
             pf->cls[b] = (uint8_t)pf->ncls++;
     for (int b = 'A'; b <= 'Z'; b++)
         pf->cls[b] = pf->cls[b + 32];
-    size_t cells = (size_t)pf->n * pf->ncls;
-    pf->delta = calloc(cells, sizeof *pf->delta);
-    pf->has_out = calloc(pf->n, 1);
-    uint32_t *queue = malloc((size_t)pf->n * sizeof *queue);
-    if (!pf->delta || !pf->has_out || !queue) {
-        free(queue);
-        return false;
-    }
-    /* BFS: fail links, output links and the transition rows. */
+
+    queue = malloc((size_t)pf->n * sizeof *queue);
+    depth = calloc(pf->n, sizeof *depth);
+    perm = malloc((size_t)pf->n * sizeof *perm);
+    fail = calloc(pf->n, sizeof *fail);
+    st = calloc(pf->n, sizeof *st);
+    edges = malloc((nedges ? nedges : 1) * sizeof *edges);
+    if (!queue || !depth || !perm || !fail || !st || !edges)
+        goto out;
+
+    bool all_dense = (size_t)pf->n * pf->ncls * sizeof(uint32_t) <= DENSE_ALL_BYTES;
+    /* BFS over the trie (old numbering): order and depths. */
     uint32_t head = 0, tail = 0;
-    node *root = &pf->nodes[0];
-    for (uint32_t k = 0; k < root->ne; k++) {
-        uint32_t c = root->e[k].to;
-        pf->nodes[c].fail = 0;
-        pf->delta[pf->cls[root->e[k].byte]] = c;
-        queue[tail++] = c;
-    }
+    queue[tail++] = 0;
     while (head < tail) {
-        uint32_t s = queue[head++];
-        node *x = &pf->nodes[s];
-        uint32_t f = x->fail;
-        x->out_link = pf->nodes[f].out_first != UINT32_MAX ? f : pf->nodes[f].out_link;
-        pf->has_out[s] = x->out_first != UINT32_MAX || x->out_link != 0;
-        /* Row of s: its fail state's row, overridden by its own edges. */
-        memcpy(&pf->delta[(size_t)s * pf->ncls], &pf->delta[(size_t)f * pf->ncls],
-               pf->ncls * sizeof *pf->delta);
+        node *x = &pf->nodes[queue[head++]];
         for (uint32_t k = 0; k < x->ne; k++) {
-            uint32_t c = x->e[k].to;
-            uint8_t cl = pf->cls[x->e[k].byte];
-            pf->nodes[c].fail = pf->delta[(size_t)f * pf->ncls + cl];
-            pf->delta[(size_t)s * pf->ncls + cl] = c;
-            queue[tail++] = c;
+            depth[x->e[k].to] = depth[queue[head - 1]] + 1;
+            queue[tail++] = x->e[k].to;
         }
     }
-    free(queue);
-    /* Re-encode: row offsets with the output bit. */
-    for (size_t i = 0; i < cells; i++) {
-        uint32_t t = pf->delta[i];
-        pf->delta[i] = (uint32_t)(t * pf->ncls) | (pf->has_out[t] ? 0x80000000u : 0);
+    /* New numbering = BFS order: the shallow (dense) states come first. */
+    for (uint32_t i = 0; i < tail; i++)
+        perm[queue[i]] = i;
+    size_t ne = 0;
+    for (uint32_t i = 0; i < tail; i++) {
+        node *x = &pf->nodes[queue[i]];
+        cstate *c = &st[i];
+        c->edge0 = (uint32_t)ne;
+        c->nedge = (uint16_t)x->ne; /* at most 256 children: one per folded byte */
+        c->out_first = x->out_first;
+        for (uint32_t k = 0; k < x->ne; k++)
+            edges[ne++] = (cedge){pf->cls[x->e[k].byte], perm[x->e[k].to]};
+        qsort(&edges[c->edge0], x->ne, sizeof(cedge), cmp_edge);
+        if (depth[queue[i]] <= DENSE_DEPTH || all_dense)
+            pf->ndense = i + 1;
     }
-    /* The trie edges are no longer needed. */
-    for (uint32_t i = 0; i < pf->n; i++) {
+    for (uint32_t i = 0; i < pf->n; i++)
         free(pf->nodes[i].e);
-        pf->nodes[i].e = NULL;
-        pf->nodes[i].ne = pf->nodes[i].cap = 0;
+    free(pf->nodes);
+    pf->nodes = NULL;
+    pf->st = st;
+    pf->edges = edges;
+    st = NULL;
+    edges = NULL;
+
+    /* Failure and output links, in BFS (= new) order. */
+    for (uint32_t s = 0; s < tail; s++) {
+        cstate *x = &pf->st[s];
+        for (uint32_t k = 0; k < x->nedge; k++) {
+            cedge e = pf->edges[x->edge0 + k];
+            uint32_t f = 0;
+            if (s != 0) {
+                f = x->fail;
+                while (f && !cgoto(pf, f, e.cls))
+                    f = pf->st[f].fail;
+                f = cgoto(pf, f, e.cls);
+            }
+            cstate *c = &pf->st[e.to];
+            c->fail = f;
+            c->out_link = pf->st[f].out_first != UINT32_MAX ? f : pf->st[f].out_link;
+            c->has_out = c->out_first != UINT32_MAX || c->out_link != 0;
+        }
+    }
+
+    /* Dense rows of states 0..ndense-1: next state | bit 31 if it has outputs.
+       A state's failure state is shallower, so its row is already complete. */
+    pf->drows = malloc(pf->ndense * pf->ncls * sizeof *pf->drows);
+    if (!pf->drows)
+        goto out;
+    for (uint32_t s = 0; s < pf->ndense; s++) {
+        cstate *x = &pf->st[s];
+        uint32_t *r = &pf->drows[(size_t)s * pf->ncls];
+        if (s == 0)
+            memset(r, 0, pf->ncls * sizeof *r);
+        else
+            memcpy(r, &pf->drows[(size_t)x->fail * pf->ncls], pf->ncls * sizeof *r);
+        for (uint32_t k = 0; k < x->nedge; k++) {
+            uint32_t t = pf->edges[x->edge0 + k].to;
+            r[pf->edges[x->edge0 + k].cls] = t | (pf->st[t].has_out ? 0x80000000u : 0);
+        }
     }
     pf->built = true;
-    return true;
+    ok = true;
+out:
+    free(queue);
+    free(depth);
+    free(perm);
+    free(fail);
+    free(st);
+    free(edges);
+    return ok;
 }
 
 void vg_prefilter_scan(const vg_prefilter *pf, const char *text, size_t n, vg_prefilter_hit_fn fn,
@@ -215,18 +308,36 @@ void vg_prefilter_scan(const vg_prefilter *pf, const char *text, size_t n, vg_pr
 {
     if (!pf->built)
         return;
-    const uint32_t *delta = pf->delta;
+    const cstate *st = pf->st;
+    const uint32_t *drows = pf->drows;
     const uint8_t *cls = pf->cls;
+    const uint32_t ncls = pf->ncls, nd = (uint32_t)pf->ndense;
     const unsigned char *p = (const unsigned char *)text, *end = p + n;
-    uint32_t row = 0;
+    uint32_t s = 0;
     while (p < end) {
-        uint32_t x = delta[row + cls[*p++]];
-        row = x & 0x7fffffffu;
-        if (x >> 31) {
-            for (uint32_t t = row / pf->ncls; t; t = pf->nodes[t].out_link)
-                for (uint32_t o = pf->nodes[t].out_first; o != UINT32_MAX; o = pf->outs[o].next)
-                    fn(ud, pf->outs[o].id);
+        uint8_t c = cls[*p++];
+        uint32_t x;
+        if (s < nd) {
+            x = drows[(size_t)s * ncls + c];
+        } else {
+            for (;;) { /* a deep state: its own edges, else down the failure chain */
+                uint32_t t = cgoto(pf, s, c);
+                if (t) {
+                    x = t | (st[t].has_out ? 0x80000000u : 0);
+                    break;
+                }
+                s = st[s].fail;
+                if (s < nd) {
+                    x = drows[(size_t)s * ncls + c];
+                    break;
+                }
+            }
         }
+        s = x & 0x7fffffffu;
+        if (x >> 31)
+            for (uint32_t t = s; t; t = st[t].out_link)
+                for (uint32_t o = st[t].out_first; o != UINT32_MAX; o = pf->outs[o].next)
+                    fn(ud, pf->outs[o].id);
     }
 }
 
@@ -237,6 +348,9 @@ size_t vg_prefilter_states(const vg_prefilter *pf)
 
 size_t vg_prefilter_bytes(const vg_prefilter *pf)
 {
-    return (size_t)pf->n * (pf->ncls * sizeof(uint32_t) + sizeof(node) + 1) +
-           (size_t)pf->nout * sizeof(out);
+    size_t edges = 0;
+    for (uint32_t i = 0; pf->built && i < pf->n; i++)
+        edges += pf->st[i].nedge;
+    return (size_t)pf->n * sizeof(cstate) + edges * sizeof(cedge) +
+           pf->ndense * pf->ncls * sizeof(uint32_t) + (size_t)pf->nout * sizeof(out);
 }

@@ -14,6 +14,11 @@ static void on_hit(void *ud, uint32_t id)
     ((hits *)ud)->seen[id]++;
 }
 
+static void on_hit_big(void *ud, uint32_t id)
+{
+    ((uint32_t *)ud)[id]++;
+}
+
 static bool naive_contains(const char *t, size_t n, const char *lit)
 {
     size_t m = strlen(lit);
@@ -94,5 +99,47 @@ Test(prefilter, limits)
     cr_assert(vg_prefilter_build(pf));
     hits h = {0};
     vg_prefilter_scan(pf, "xxxx", 4, on_hit, &h);
+    vg_prefilter_destroy(pf);
+}
+
+/* A large automaton (past the full-table budget) uses sparse deep states:
+   same answers as a naive search. */
+Test(prefilter, large_automaton_sparse_states)
+{
+    enum { NLIT = 6000, LEN = 9 };
+    static char lit[NLIT][LEN + 1];
+    srand(11);
+    vg_prefilter *pf = vg_prefilter_create();
+    for (int i = 0; i < NLIT; i++) {
+        for (int k = 0; k < LEN; k++)
+            lit[i][k] = "abcdefghijklmnopqrstuvwxyz0123456789./"[rand() % 38];
+        lit[i][LEN] = '\0';
+        cr_assert(vg_prefilter_add(pf, lit[i], LEN, (uint32_t)i));
+    }
+    /* a few short ones, and one that is a suffix of long ones */
+    cr_assert(vg_prefilter_add(pf, "abc", 3, NLIT));
+    cr_assert(vg_prefilter_build(pf));
+    cr_assert_gt(vg_prefilter_states(pf) * 40 * 4, 2u << 20, "the test must exercise sparse states");
+    static uint32_t seen[NLIT + 1];
+    for (int round = 0; round < 300; round++) {
+        char text[200];
+        int tn = 0;
+        while (tn < 180) {
+            if (rand() % 4 == 0) { /* plant a literal, sometimes cut short */
+                int i = rand() % NLIT, len = rand() % 3 ? LEN : rand() % LEN;
+                memcpy(text + tn, lit[i], (size_t)len);
+                tn += len;
+            } else {
+                text[tn++] = "abcdefghijklmnopqrstuvwxyz0123456789./ "[rand() % 39];
+            }
+        }
+        text[tn] = '\0';
+        memset(seen, 0, sizeof seen);
+        vg_prefilter_scan(pf, text, (size_t)tn, on_hit_big, seen);
+        for (int i = 0; i < NLIT; i++)
+            cr_assert_eq(seen[i] > 0, strstr(text, lit[i]) != NULL, "round %d literal %s", round,
+                         lit[i]);
+        cr_assert_eq(seen[NLIT] > 0, strstr(text, "abc") != NULL);
+    }
     vg_prefilter_destroy(pf);
 }
