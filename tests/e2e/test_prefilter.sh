@@ -28,6 +28,10 @@ if [ -d "$CORPUS/sigma/rules" ]; then
     done
     check "SigmaHQ web rules on the honeypot logs" same -r "$ROOT/rules" -r "$CORPUS/sigma/rules" \
         --format access --logsource webserver "$CORPUS"/first-step-for-log-analysis/dataset/httpd/access_log*
+    for f in "$ROOT"/tests/fixtures/audit/attack*.log; do
+        check "SigmaHQ linux rules on $(basename "$f") (decoded values scanned too)" \
+            same -r "$CORPUS/sigma/rules/linux" --format auditd --logsource linux/auditd "$f"
+    done
 else
     echo "  SKIP corpus comparisons: $CORPUS not found"
 fi
