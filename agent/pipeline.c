@@ -35,6 +35,7 @@ typedef struct in_rt {
     void *self;
     bool touched; /* handed out events since the last mark */
     void *pstate; /* the parser's state (multi-line formats) */
+    uint64_t pcount[16]; /* its counters as last published to the registry */
     vg_counter *events, *parse_failed;
 } in_rt;
 
@@ -52,7 +53,8 @@ struct vg_pipeline {
     size_t nins;
     vg_msgfields *mf;              /* message field extractors */
     vg_msgfields_scratch *mfs;
-    vg_counter *c_mf_fields;
+    vg_counter *c_mf_fields, *c_mf_limit;
+    uint64_t mf_limit_last;
     vg_alert_fn alert_fn;
     void *alert_ud;
     json_t *saved; /* positions as last committed: {"inputs": {name: ...}} */
@@ -137,6 +139,7 @@ static vg_err msgfields_open(vg_pipeline *p, vg_errbuf *eb)
     vg_msgfields_destroy(p->mf);
     p->mfs = NULL;
     p->mf = NULL;
+    p->mf_limit_last = 0;
     vg_err r = vg_pipeline_load_msgfields(p->cfg, &p->mf, eb);
     if (r)
         return r;
@@ -169,6 +172,7 @@ vg_err vg_pipeline_create(vg_config *cfg, vg_stats *st, const vg_agent_info *inf
     if ((r = outputs_open(p, eb)) || (r = msgfields_open(p, eb)))
         goto out;
     p->c_mf_fields = vg_stats_counter(st, "parser.message_fields", NULL, NULL);
+    p->c_mf_limit = vg_stats_counter(st, "parser.message_fields_regex_limit_hits", NULL, NULL);
     p->c_events = vg_stats_counter(st, "events", NULL, NULL);
     p->c_alerts = vg_stats_counter(st, "alerts", NULL, NULL);
     p->c_alert_overflow = vg_stats_counter(st, "drops", "reason", "alert_too_large");
@@ -392,9 +396,38 @@ static vg_err inputs_open(vg_pipeline *p, bool first_run, vg_errbuf *eb)
     return VG_OK;
 }
 
+/* Publish the parsers' own counters (auditd groups dropped, ...) as
+   parser.<name>{input=...}: the registry only adds, so add the growth. */
+static void publish_parser_counters(vg_pipeline *p)
+{
+    if (p->mfs) {
+        uint64_t h = vg_msgfields_scratch_limit_hits(p->mfs);
+        if (h > p->mf_limit_last)
+            vg_counter_add(p->c_mf_limit, h - p->mf_limit_last);
+        p->mf_limit_last = h;
+    }
+    for (size_t i = 0; i < p->nins; i++) {
+        in_rt *in = &p->ins[i];
+        if (!in->pstate || !in->conf->parser->state_counters)
+            continue;
+        vg_parser_counter c[16];
+        size_t n = in->conf->parser->state_counters(in->pstate, c, 16);
+        for (size_t k = 0; k < n && k < 16; k++) {
+            if (c[k].value <= in->pcount[k])
+                continue;
+            char name[96];
+            snprintf(name, sizeof name, "parser.%s", c[k].name);
+            vg_counter_add(vg_stats_counter(p->st, name, "input", in->conf->name),
+                           c[k].value - in->pcount[k]);
+            in->pcount[k] = c[k].value;
+        }
+    }
+}
+
 /* Flush outputs, then write the marked positions. */
 static void commit(vg_pipeline *p)
 {
+    publish_parser_counters(p);
     vg_errbuf eb;
     if (vg_pipeline_flush(p, &eb)) {
         vg_counter_add(p->c_commit_errors, 1);
@@ -456,6 +489,7 @@ static size_t round_once(vg_pipeline *p)
 
 static void print_stats(vg_pipeline *p)
 {
+    publish_parser_counters(p);
     fprintf(stderr, "--- vigie statistics ---\n");
     vg_stats_print(p->st, stderr);
     fflush(stderr);
