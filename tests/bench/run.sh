@@ -98,7 +98,7 @@ SET_NAME[a]="(a) shipped"
 SET_NAME[b]="(b) shipped + SigmaHQ"
 SET_NAME[c]="(c) shipped + $MUTATED mutated"
 loaded() { # loaded PATH... : "N loaded, M rejected ..." from vigie rules check
-    "$VIGIE" rules check "$@" 2>&1 | tail -n 1
+    "$VIGIE" rules check "$@" 2>&1 | grep -E "^[0-9]+ loaded" | tail -n 1
 }
 CHECK_MUT=$(loaded "$RMUT")
 for s in "${SETS[@]}"; do
