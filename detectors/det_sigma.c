@@ -60,13 +60,16 @@ typedef struct scratch {
     route cache[ROUTE_CACHE];
     size_t ncache;
     route tmp;         /* route when the cache is full (rebuilt per event) */
-    uint32_t *cand;    /* rules whose literals the prefilter saw, this event */
-    size_t ncand;
     uint32_t *order;   /* rules to evaluate, this event */
     uint64_t *evals;   /* per rule, flushed to counters per batch */
     uint64_t *ns;
     uint64_t seen;
-    uint32_t *stamp;   /* per rule: generation in which a literal of it was seen */
+    /* Per prefilter lane (VG_PREFILTER_LANES events are scanned together):
+       per rule, the generation in which a literal of it was seen; and the
+       candidates seen. */
+    uint32_t *lstamp[VG_PREFILTER_LANES];
+    uint32_t *lcand[VG_PREFILTER_LANES];
+    size_t lncand[VG_PREFILTER_LANES];
     uint32_t gen;
     uint64_t skipped, scanned, unfilterable, outside;
 } scratch;
@@ -285,13 +288,17 @@ static void *ds_scratch_create(const void *self)
     s->tmp.idx = calloc(n, sizeof *s->tmp.idx);
     s->tmp.always = calloc(n, sizeof *s->tmp.always);
     s->tmp.member = calloc(n, 1);
-    s->cand = calloc(n, sizeof *s->cand);
+    bool lanes_ok = true;
+    for (unsigned l = 0; l < VG_PREFILTER_LANES; l++) {
+        s->lstamp[l] = calloc(n, sizeof *s->lstamp[l]);
+        s->lcand[l] = calloc(n, sizeof *s->lcand[l]);
+        lanes_ok = lanes_ok && s->lstamp[l] && s->lcand[l];
+    }
     s->order = calloc(n, sizeof *s->order);
     s->evals = calloc(n, sizeof *s->evals);
     s->ns = calloc(n, sizeof *s->ns);
-    s->stamp = calloc(n, sizeof *s->stamp);
-    if (!s->s || !s->tmp.idx || !s->tmp.always || !s->tmp.member || !s->cand || !s->order ||
-        !s->evals || !s->ns || !s->stamp) {
+    if (!s->s || !s->tmp.idx || !s->tmp.always || !s->tmp.member || !lanes_ok || !s->order ||
+        !s->evals || !s->ns) {
         ds_scratch_destroy(s);
         return NULL;
     }
@@ -307,11 +314,13 @@ static void ds_scratch_destroy(void *p)
         route_free(&s->cache[i]);
     route_free(&s->tmp);
     vg_sigma_scratch_destroy(s->s);
-    free(s->cand);
+    for (unsigned l = 0; l < VG_PREFILTER_LANES; l++) {
+        free(s->lstamp[l]);
+        free(s->lcand[l]);
+    }
     free(s->order);
     free(s->evals);
     free(s->ns);
-    free(s->stamp);
     free(s);
 }
 
@@ -366,64 +375,94 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void on_hit(void *ud, uint32_t rule)
+static void on_hit(void *ud, unsigned lane, uint32_t rule)
 {
     scratch *s = ud;
-    if (s->stamp[rule] != s->gen) {
-        s->stamp[rule] = s->gen;
-        s->cand[s->ncand++] = rule;
+    if (s->lstamp[lane][rule] != s->gen) {
+        s->lstamp[lane][rule] = s->gen;
+        s->lcand[lane][s->lncand[lane]++] = rule;
     }
 }
 
-/* The rules to evaluate after a prefilter scan: the route's `always` rules
-   and the candidates routed here, merged in rule order. */
-static size_t eval_order(const route *r, scratch *s)
+typedef struct lane_ctx {
+    scratch *s;
+    unsigned lane;
+} lane_ctx;
+
+static void on_hit_one(void *ud, uint32_t rule)
 {
+    lane_ctx *c = ud;
+    on_hit(c->s, c->lane, rule);
+}
+
+/* The rules to evaluate after a prefilter scan: the route's `always` rules
+   and the lane's candidates routed here, merged in rule order. */
+static size_t eval_order(const route *r, scratch *s, unsigned lane)
+{
+    uint32_t *cand = s->lcand[lane];
     size_t k = 0;
-    for (size_t i = 0; i < s->ncand; i++)
-        if (r->member[s->cand[i]])
-            s->cand[k++] = s->cand[i];
+    for (size_t i = 0; i < s->lncand[lane]; i++)
+        if (r->member[cand[i]])
+            cand[k++] = cand[i];
     /* insertion sort: a handful of candidates per line */
     for (size_t i = 1; i < k; i++) {
-        uint32_t x = s->cand[i];
+        uint32_t x = cand[i];
         size_t j = i;
-        while (j > 0 && s->cand[j - 1] > x) {
-            s->cand[j] = s->cand[j - 1];
+        while (j > 0 && cand[j - 1] > x) {
+            cand[j] = cand[j - 1];
             j--;
         }
-        s->cand[j] = x;
+        cand[j] = x;
     }
     size_t a = 0, c = 0, n = 0;
     while (a < r->nalways || c < k) {
-        if (c >= k || (a < r->nalways && r->always[a] < s->cand[c]))
+        if (c >= k || (a < r->nalways && r->always[a] < cand[c]))
             s->order[n++] = r->always[a++];
         else
-            s->order[n++] = s->cand[c++];
+            s->order[n++] = cand[c++];
     }
     return n;
 }
 
 /*
- * Scan the event for required literals: the raw line, plus every field value
- * that is not a substring of it (decoded JSON strings, auditd's hex-decoded
- * arguments). A literal a rule needs lies within one field value or within
- * the raw line (keywords), so it is found either way. Returns false when the
- * event cannot be filtered (no raw line).
+ * Prefilter a group of events (at most VG_PREFILTER_LANES): their raw lines
+ * scanned together, then each one's field values that are not substrings of
+ * its line (decoded JSON strings, auditd's hex-decoded arguments). A literal
+ * a rule needs lies within one field value or within the raw line
+ * (keywords), so it is found either way. ok[l] is false for an event that
+ * cannot be filtered (no raw line): all its routed rules are evaluated.
  */
-static bool prefilter_event(const det_sigma *d, scratch *s, const vg_event *ev)
+static void prefilter_group(const det_sigma *d, scratch *s, vg_event *const *evs, unsigned n,
+                            bool *ok)
 {
-    const char *lo = ev->raw.p, *hi = ev->raw.p + ev->raw.n;
-    if (!lo || !ev->raw.n)
-        return false;
-    vg_prefilter_scan(d->pf, ev->raw.p, ev->raw.n, on_hit, s);
-    for (unsigned i = 0; i < ev->nfields; i++) {
-        const vg_str *v = &ev->fields[i].value;
-        if (v->n && (v->p < lo || v->p + v->n > hi)) {
-            s->outside++;
-            vg_prefilter_scan(d->pf, v->p, v->n, on_hit, s);
+    const char *texts[VG_PREFILTER_LANES];
+    size_t lens[VG_PREFILTER_LANES];
+    if (++s->gen == 0) { /* wrapped: forget old stamps */
+        for (unsigned l = 0; l < VG_PREFILTER_LANES; l++)
+            memset(s->lstamp[l], 0, d->n * sizeof *s->lstamp[l]);
+        s->gen = 1;
+    }
+    for (unsigned l = 0; l < n; l++) {
+        s->lncand[l] = 0;
+        ok[l] = evs[l] && evs[l]->raw.p && evs[l]->raw.n;
+        texts[l] = ok[l] ? evs[l]->raw.p : "";
+        lens[l] = ok[l] ? evs[l]->raw.n : 0;
+    }
+    vg_prefilter_scan_lanes(d->pf, texts, lens, n, on_hit, s);
+    for (unsigned l = 0; l < n; l++) {
+        if (!ok[l])
+            continue;
+        const vg_event *ev = evs[l];
+        const char *lo = ev->raw.p, *hi = ev->raw.p + ev->raw.n;
+        lane_ctx lc = {s, l};
+        for (unsigned i = 0; i < ev->nfields; i++) {
+            const vg_str *v = &ev->fields[i].value;
+            if (v->n && (v->p < lo || v->p + v->n > hi)) {
+                s->outside++;
+                vg_prefilter_scan(d->pf, v->p, v->n, on_hit_one, &lc);
+            }
         }
     }
-    return true;
 }
 
 static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sink *sink)
@@ -432,42 +471,53 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
     scratch *s = sp;
     if (!d->n)
         return;
-    for (size_t e = 0; e < b->n; e++) {
-        vg_event *ev = &b->ev[e];
-        const route *rt = find_route(d, s, ev);
-        if (!rt->n)
-            continue;
-        const uint32_t *idx = rt->idx;
-        size_t nr = rt->n;
-        if (d->pf) {
-            if (++s->gen == 0) { /* wrapped: forget old stamps */
-                memset(s->stamp, 0, d->n * sizeof *s->stamp);
-                s->gen = 1;
-            }
-            s->ncand = 0;
-            if (prefilter_event(d, s, ev)) {
-                s->scanned++;
-                nr = eval_order(rt, s);
-                idx = s->order;
-                s->skipped += rt->n - nr;
-            } else {
-                s->unfilterable++;
-            }
+    for (size_t g = 0; g < b->n; g += VG_PREFILTER_LANES) {
+        unsigned n = b->n - g < VG_PREFILTER_LANES ? (unsigned)(b->n - g) : VG_PREFILTER_LANES;
+        const route *rts[VG_PREFILTER_LANES];
+        vg_event *evs[VG_PREFILTER_LANES];
+        bool filtered[VG_PREFILTER_LANES] = {false};
+        for (unsigned l = 0; l < n; l++) {
+            /* Routes live in the cache (stable) or in s->tmp (rebuilt per
+               call): copy-free only when cached, so look up again below. */
+            evs[l] = &b->ev[g + l];
+            rts[l] = find_route(d, s, evs[l]);
+            if (!rts[l]->n)
+                evs[l] = NULL; /* nothing routed: no scan, no evaluation */
         }
-        vg_sigma_scratch_next_event(s->s);
-        bool timed = (s->seen++ % TIME_SAMPLE) == 0;
-        for (size_t k = 0; k < nr; k++) {
-            uint32_t i = idx[k];
-            const vg_sigma_rule *r = d->rules[i];
-            int64_t t0 = timed ? now_ns() : 0;
-            bool m = vg_sigma_match(r, ev, s->s, &b->arena);
-            if (timed)
-                s->ns[i] += (uint64_t)(now_ns() - t0) * TIME_SAMPLE;
-            s->evals[i]++;
-            if (m) {
-                vg_rule_meta *meta = vg_sigma_meta((vg_sigma_rule *)r);
-                vg_counter_add(meta->alerts, 1);
-                sink->emit(sink->ud, meta, ev);
+        if (d->pf)
+            prefilter_group(d, s, evs, n, filtered);
+        for (unsigned l = 0; l < n; l++) {
+            vg_event *ev = evs[l];
+            if (!ev)
+                continue;
+            const route *rt = find_route(d, s, ev);
+            const uint32_t *idx = rt->idx;
+            size_t nr = rt->n;
+            if (d->pf) {
+                if (filtered[l]) {
+                    s->scanned++;
+                    nr = eval_order(rt, s, l);
+                    idx = s->order;
+                    s->skipped += rt->n - nr;
+                } else {
+                    s->unfilterable++;
+                }
+            }
+            vg_sigma_scratch_next_event(s->s);
+            bool timed = (s->seen++ % TIME_SAMPLE) == 0;
+            for (size_t k = 0; k < nr; k++) {
+                uint32_t i = idx[k];
+                const vg_sigma_rule *r = d->rules[i];
+                int64_t t0 = timed ? now_ns() : 0;
+                bool m = vg_sigma_match(r, ev, s->s, &b->arena);
+                if (timed)
+                    s->ns[i] += (uint64_t)(now_ns() - t0) * TIME_SAMPLE;
+                s->evals[i]++;
+                if (m) {
+                    vg_rule_meta *meta = vg_sigma_meta((vg_sigma_rule *)r);
+                    vg_counter_add(meta->alerts, 1);
+                    sink->emit(sink->ud, meta, ev);
+                }
             }
         }
     }

@@ -303,42 +303,73 @@ out:
     return ok;
 }
 
+/* One step of the automaton from state s on class c: the next state, with
+   bit 31 set when it has outputs. */
+static inline uint32_t step(const vg_prefilter *pf, uint32_t s, uint8_t c)
+{
+    const uint32_t nd = (uint32_t)pf->ndense;
+    if (s < nd)
+        return pf->drows[(size_t)s * pf->ncls + c];
+    for (;;) { /* a deep state: its own edges, else down the failure chain */
+        uint32_t t = cgoto(pf, s, c);
+        if (t)
+            return t | (pf->st[t].has_out ? 0x80000000u : 0);
+        s = pf->st[s].fail;
+        if (s < nd)
+            return pf->drows[(size_t)s * pf->ncls + c];
+    }
+}
+
+static inline void report(const vg_prefilter *pf, uint32_t s, unsigned lane,
+                          vg_prefilter_lane_fn fn, void *ud)
+{
+    for (uint32_t t = s; t; t = pf->st[t].out_link)
+        for (uint32_t o = pf->st[t].out_first; o != UINT32_MAX; o = pf->outs[o].next)
+            fn(ud, lane, pf->outs[o].id);
+}
+
+typedef struct one_lane {
+    vg_prefilter_hit_fn fn;
+    void *ud;
+} one_lane;
+
+static void one_hit(void *ud, unsigned lane, uint32_t id)
+{
+    one_lane *o = ud;
+    o->fn(o->ud, id);
+}
+
 void vg_prefilter_scan(const vg_prefilter *pf, const char *text, size_t n, vg_prefilter_hit_fn fn,
                        void *ud)
 {
-    if (!pf->built)
+    one_lane o = {fn, ud};
+    vg_prefilter_scan_lanes(pf, &text, &n, 1, one_hit, &o);
+}
+
+void vg_prefilter_scan_lanes(const vg_prefilter *pf, const char *const *texts, const size_t *lens,
+                             unsigned nlanes, vg_prefilter_lane_fn fn, void *ud)
+{
+    if (!pf->built || nlanes == 0)
         return;
-    const cstate *st = pf->st;
-    const uint32_t *drows = pf->drows;
+    if (nlanes > VG_PREFILTER_LANES)
+        nlanes = VG_PREFILTER_LANES;
     const uint8_t *cls = pf->cls;
-    const uint32_t ncls = pf->ncls, nd = (uint32_t)pf->ndense;
-    const unsigned char *p = (const unsigned char *)text, *end = p + n;
-    uint32_t s = 0;
-    while (p < end) {
-        uint8_t c = cls[*p++];
-        uint32_t x;
-        if (s < nd) {
-            x = drows[(size_t)s * ncls + c];
-        } else {
-            for (;;) { /* a deep state: its own edges, else down the failure chain */
-                uint32_t t = cgoto(pf, s, c);
-                if (t) {
-                    x = t | (st[t].has_out ? 0x80000000u : 0);
-                    break;
-                }
-                s = st[s].fail;
-                if (s < nd) {
-                    x = drows[(size_t)s * ncls + c];
-                    break;
-                }
-            }
+    uint32_t s[VG_PREFILTER_LANES] = {0};
+    size_t longest = 0;
+    for (unsigned l = 0; l < nlanes; l++)
+        if (lens[l] > longest)
+            longest = lens[l];
+    /* The lanes advance together, byte by byte: independent load chains
+       overlap; a lane whose text has ended just sits out. */
+    for (size_t i = 0; i < longest; i++)
+        for (unsigned l = 0; l < nlanes; l++) {
+            if (i >= lens[l])
+                continue;
+            uint32_t x = step(pf, s[l], cls[(unsigned char)texts[l][i]]);
+            s[l] = x & 0x7fffffffu;
+            if (x >> 31)
+                report(pf, s[l], l, fn, ud);
         }
-        s = x & 0x7fffffffu;
-        if (x >> 31)
-            for (uint32_t t = s; t; t = st[t].out_link)
-                for (uint32_t o = st[t].out_first; o != UINT32_MAX; o = pf->outs[o].next)
-                    fn(ud, pf->outs[o].id);
-    }
 }
 
 size_t vg_prefilter_states(const vg_prefilter *pf)

@@ -38,6 +38,17 @@ typedef void (*vg_prefilter_hit_fn)(void *ud, uint32_t id);
 void vg_prefilter_scan(const vg_prefilter *pf, const char *text, size_t n, vg_prefilter_hit_fn fn,
                        void *ud);
 
+/*
+ * Scan up to VG_PREFILTER_LANES texts at once. Each automaton walk is a chain
+ * of dependent table loads; interleaving independent walks lets their loads
+ * overlap, which is what makes a batch of short lines cheap. Reports
+ * (lane, id) for every literal occurring in texts[lane].
+ */
+#define VG_PREFILTER_LANES 4
+typedef void (*vg_prefilter_lane_fn)(void *ud, unsigned lane, uint32_t id);
+void vg_prefilter_scan_lanes(const vg_prefilter *pf, const char *const *texts, const size_t *lens,
+                             unsigned nlanes, vg_prefilter_lane_fn fn, void *ud);
+
 /* Sizes, for statistics and `rules check`. */
 size_t vg_prefilter_states(const vg_prefilter *pf);
 size_t vg_prefilter_bytes(const vg_prefilter *pf);

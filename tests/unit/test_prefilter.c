@@ -143,3 +143,31 @@ Test(prefilter, large_automaton_sparse_states)
     }
     vg_prefilter_destroy(pf);
 }
+
+/* Lanes of different lengths give each text exactly its own literals. */
+static void on_lane(void *ud, unsigned lane, uint32_t id)
+{
+    ((uint32_t(*)[16])ud)[lane][id]++;
+}
+
+Test(prefilter, lanes_match_single_scans)
+{
+    vg_prefilter *pf = vg_prefilter_create();
+    static const char *const l[] = {"root", "password", "union select", "../", "cmd.exe"};
+    for (uint32_t i = 0; i < 5; i++)
+        cr_assert(vg_prefilter_add(pf, l[i], strlen(l[i]), i));
+    cr_assert(vg_prefilter_build(pf));
+    const char *texts[VG_PREFILTER_LANES] = {"Failed password for root", "", "GET /../../x",
+                                             "q=1 UNION SELECT cmd.exe"};
+    size_t lens[VG_PREFILTER_LANES];
+    for (unsigned k = 0; k < VG_PREFILTER_LANES; k++)
+        lens[k] = strlen(texts[k]);
+    uint32_t got[VG_PREFILTER_LANES][16];
+    memset(got, 0, sizeof got);
+    vg_prefilter_scan_lanes(pf, texts, lens, VG_PREFILTER_LANES, on_lane, got);
+    for (unsigned k = 0; k < VG_PREFILTER_LANES; k++)
+        for (uint32_t i = 0; i < 5; i++)
+            cr_assert_eq(got[k][i] > 0, naive_contains(texts[k], lens[k], l[i]),
+                         "lane %u literal %s", k, l[i]);
+    vg_prefilter_destroy(pf);
+}
