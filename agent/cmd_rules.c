@@ -372,11 +372,92 @@ static int cmd_explain(int argc, char **argv)
     return rejected ? 2 : rc ? 0 : 1;
 }
 
+/* Field names the journald input sets (collectors/journal.c). */
+static const char *const journald_fields[] = {
+    "hostname", "program", "pid",  "message", "unit", "priority", "MESSAGE", "_HOSTNAME",
+    "SYSLOG_IDENTIFIER", "_COMM", "_PID", "_SYSTEMD_UNIT", "PRIORITY", "_EXE", "_CMDLINE", "_UID",
+    NULL};
+
+typedef struct nameset {
+    char **v;
+    size_t n, cap;
+} nameset;
+
+static void names_add(void *ud, const char *name, size_t n)
+{
+    nameset *s = ud;
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->v[i]) == n && !memcmp(s->v[i], name, n))
+            return;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 32;
+        char **nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv)
+            return;
+        s->v = nv;
+        s->cap = nc;
+    }
+    if ((s->v[s->n] = strndup(name, n)))
+        s->n++;
+}
+
+static bool in_list(const char *const *l, const char *f)
+{
+    for (size_t i = 0; l && l[i]; i++)
+        if (!strcmp(l[i], f))
+            return true;
+    return false;
+}
+
+/* Can input `in` produce field f? (open-ended parsers: always yes) */
+static bool input_produces(const vg_input_conf *in, const nameset *msg, const char *f)
+{
+    bool journald = !strcmp(in->type, "journald");
+    if (!journald && (!in->parser || !in->parser->fields))
+        return true; /* JSON keys, auditd record keys: anything */
+    if (journald ? in_list(journald_fields, f) : in_list(in->parser->fields, f))
+        return true;
+    if (!journald && !strcmp(in->parser->name, "syslog") && !strncmp(f, "sd.", 3))
+        return true; /* RFC 5424 structured data */
+    bool programs = journald || !strcmp(in->parser->name, "syslog");
+    for (size_t i = 0; programs && i < msg->n; i++)
+        if (!strcmp(msg->v[i], f))
+            return true;
+    return false;
+}
+
+typedef struct field_check {
+    const vg_config *site;
+    const bool *feeds; /* per input: feeds the rule */
+    const nameset *msg;
+    char missing[512];
+} field_check;
+
+static void check_field(void *ud, const char *field, const char *const *alts, size_t nalts)
+{
+    field_check *c = ud;
+    for (size_t k = 0; k < c->site->ninputs; k++) {
+        if (!c->feeds[k])
+            continue;
+        if (input_produces(&c->site->inputs[k], c->msg, field))
+            return;
+        for (size_t a = 0; a < nalts; a++)
+            if (input_produces(&c->site->inputs[k], c->msg, alts[a]))
+                return;
+    }
+    if (strstr(c->missing, field))
+        return;
+    size_t n = strlen(c->missing);
+    snprintf(c->missing + n, sizeof c->missing - n, "%s%s", n ? ", " : "", field);
+}
+
 /*
  * Which rules can any input of `site` feed? An input feeds a rule when the
  * rule accepts the input's log source, alone or with one of the services
  * that syslog program names add (syslog-format files and journald). Prints
- * the rules no input feeds, grouped by their log source, and a summary.
+ * the rules no input feeds, and for the others the fields they read that no
+ * feeding input produces (its parser's fields, the journald fields, the
+ * parser definitions' captures), then a summary.
  */
 static void report_routing(const vg_config *site, vg_ruleset *rs)
 {
@@ -384,39 +465,69 @@ static void report_routing(const vg_config *site, vg_ruleset *rs)
     vg_sigma_rule *const *rules =
         vg_detector_sigma_rules(vg_ruleset_detector(rs, &vg_detector_sigma), &n);
     vg_event *ev = calloc(1, sizeof *ev);
-    if (!ev)
-        return;
+    bool *feeds = calloc(site->ninputs ? site->ninputs : 1, sizeof *feeds);
+    nameset msg = {0};
+    vg_msgfields *mf = NULL;
+    vg_errbuf eb;
+    if (!ev || !feeds)
+        goto out;
+    if (vg_pipeline_load_msgfields(site, &mf, &eb) == VG_OK)
+        vg_msgfields_names(mf, names_add, &msg);
     const char *const *svcs = vg_program_services();
-    size_t live = 0;
+    size_t live = 0, partial = 0;
     for (size_t i = 0; i < n; i++) {
         vg_rule_meta *m = vg_sigma_meta(rules[i]);
         bool fed = false;
-        for (size_t k = 0; k < site->ninputs && !fed; k++) {
+        for (size_t k = 0; k < site->ninputs; k++) {
             const vg_input_conf *in = &site->inputs[k];
             bool programs = !strcmp(in->type, "journald") ||
                             (in->format && !strcmp(in->format, "syslog"));
             vg_event_clear(ev);
             ev->logsource = &in->logsource;
-            fed = vg_logsource_accepts(&m->logsource, ev);
-            for (size_t s = 0; programs && !fed && svcs[s]; s++) {
+            feeds[k] = vg_logsource_accepts(&m->logsource, ev);
+            for (size_t s = 0; programs && !feeds[k] && svcs[s]; s++) {
                 ev->service2 = svcs[s];
-                fed = vg_logsource_accepts(&m->logsource, ev);
+                feeds[k] = vg_logsource_accepts(&m->logsource, ev);
             }
+            if (in->parser && !strcmp(in->parser->name, "auditd") && !feeds[k]) {
+                /* auditd records carry service auditd; groups become process_creation */
+                static const vg_logsource pc = {"linux", "process_creation", NULL};
+                ev->service2 = "auditd";
+                feeds[k] = vg_logsource_accepts(&m->logsource, ev);
+                ev->service2 = NULL;
+                ev->logsource = &pc;
+                feeds[k] = feeds[k] || vg_logsource_accepts(&m->logsource, ev);
+            }
+            fed = fed || feeds[k];
         }
-        if (fed) {
-            live++;
+        if (!fed) {
+            printf("not fed: %s:%d: %s (logsource%s%s%s%s%s%s)\n", m->file, m->line, m->title,
+                   m->logsource.product ? " product=" : "",
+                   m->logsource.product ? m->logsource.product : "",
+                   m->logsource.category ? " category=" : "",
+                   m->logsource.category ? m->logsource.category : "",
+                   m->logsource.service ? " service=" : "",
+                   m->logsource.service ? m->logsource.service : "");
             continue;
         }
-        printf("not fed: %s:%d: %s (logsource%s%s%s%s%s%s)\n", m->file, m->line, m->title,
-               m->logsource.product ? " product=" : "",
-               m->logsource.product ? m->logsource.product : "",
-               m->logsource.category ? " category=" : "",
-               m->logsource.category ? m->logsource.category : "",
-               m->logsource.service ? " service=" : "",
-               m->logsource.service ? m->logsource.service : "");
+        live++;
+        field_check fc = {site, feeds, &msg, ""};
+        vg_sigma_fields(rules[i], check_field, &fc);
+        if (fc.missing[0]) {
+            partial++;
+            printf("fields no input produces: %s:%d: %s: %s\n", m->file, m->line, m->title,
+                   fc.missing);
+        }
     }
-    printf("%zu of %zu rules are fed by an input of %s; %zu are not (no input has their log "
-           "source)\n", live, n, site->path, n - live);
+    printf("%zu of %zu rules are fed by an input of %s (%zu of them read fields no input "
+           "produces); %zu are not fed (no input has their log source)\n",
+           live, n, site->path, partial, n - live);
+out:
+    for (size_t i = 0; i < msg.n; i++)
+        free(msg.v[i]);
+    free(msg.v);
+    vg_msgfields_destroy(mf);
+    free(feeds);
     free(ev);
 }
 

@@ -36,6 +36,10 @@ vg_err vg_msgfields_load(const vg_strlist *paths, uint32_t match_limit, vg_diag_
                          vg_msgfields **out, vg_errbuf *eb);
 void vg_msgfields_destroy(vg_msgfields *m);
 
+/* Every field name a pattern can set, for any program (duplicates possible). */
+void vg_msgfields_names(const vg_msgfields *m, void (*fn)(void *ud, const char *name, size_t n),
+                        void *ud);
+
 /* Number of patterns loaded (for logs and `config check`). */
 size_t vg_msgfields_count(const vg_msgfields *m);
 

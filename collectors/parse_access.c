@@ -226,8 +226,11 @@ out:
     vg_event_set(ev, VG_STR("message"), ev->message);
 }
 
+static const char *const fields_access[] = {"c-ip", "c-uri", "c-uri-query", "cs-method", "cs-referer", "cs-uri-query", "cs-uri-stem", "cs-user-agent", "cs-username", "cs-version", "date", "message", "sc-bytes", "sc-status", NULL};
+
 const vg_parser vg_parser_access = {
     .name = "access",
     .help = "web access logs (Apache/nginx common and combined) into SigmaHQ webserver fields",
     .parse = parse_access,
+    .fields = fields_access,
 };

@@ -11,8 +11,11 @@ static void parse_raw(const vg_parse_ctx *ctx, vg_event *ev)
     vg_event_set(ev, VG_STR("message"), ev->message);
 }
 
+static const char *const fields_raw[] = {"message", NULL};
+
 const vg_parser vg_parser_raw = {
     .name = "raw",
     .help = "any text: the whole line is the message, no fields",
     .parse = parse_raw,
+    .fields = fields_raw,
 };

@@ -479,8 +479,11 @@ static void parse_syslog(const vg_parse_ctx *ctx, vg_event *ev)
     vg_event_set(ev, VG_STR("message"), ev->message);
 }
 
+static const char *const fields_syslog[] = {"hostname", "message", "module", "msgid", "pid", "program", NULL};
+
 const vg_parser vg_parser_syslog = {
     .name = "syslog",
     .help = "syslog lines: RFC 3164 (BSD), RFC 5424, rsyslog ISO 8601 file format",
     .parse = parse_syslog,
+    .fields = fields_syslog,
 };

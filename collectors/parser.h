@@ -42,6 +42,10 @@ typedef struct vg_parser {
     /* The state's counters (what its bounds dropped, ...), for metrics:
        fills at most max entries of out and returns how many. NULL if none. */
     size_t (*state_counters)(const void *state, vg_parser_counter *out, size_t max);
+    /* The field names this parser can set (NULL-terminated), for `vigie rules
+       check -c` to name rule fields no input produces. NULL = open-ended
+       (JSON keys, auditd record keys). */
+    const char *const *fields;
 } vg_parser;
 
 /* Registry lookup by name; NULL when unknown. */
@@ -73,6 +77,7 @@ extern const vg_parser vg_parser_syslog; /* RFC 3164, RFC 5424, ISO 8601 (rsyslo
 extern const vg_parser vg_parser_json;   /* JSON lines, flattened with dots */
 extern const vg_parser vg_parser_raw;    /* message = whole line */
 extern const vg_parser vg_parser_access; /* web access logs: combined / common / nginx */
+extern const vg_parser vg_parser_squid;  /* squid access.log (native or combined), proxy fields */
 extern const vg_parser vg_parser_auditd;  /* audit.log records, process_creation merge */
 
 #endif

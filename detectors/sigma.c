@@ -1314,6 +1314,10 @@ static bool value_literal(const sg_value *v, size_t min_len, const char **p, siz
         *p = v->lit;
         *n = v->n;
         return v->n >= min_len;
+    case SG_V_RE: /* the literal relit.c found in the pattern, if any */
+        *p = v->lit;
+        *n = v->n;
+        return v->lit && v->n >= min_len;
     case SG_V_GLOB: {
         size_t best = 0, bstart = 0;
         for (size_t i = 0; i < v->n;) {
@@ -1466,4 +1470,15 @@ vg_err vg_sigma_attach_filter(vg_sigma_rule *r, const vg_sigma_rule *filter)
     r->filters = nf;
     r->filters[r->nfilters++] = filter;
     return VG_OK;
+}
+
+void vg_sigma_fields(const vg_sigma_rule *r, vg_sigma_field_fn fn, void *ud)
+{
+    for (size_t i = 0; i < r->nsel; i++)
+        for (size_t g = 0; g < r->sels[i].ng; g++)
+            for (size_t k = 0; k < r->sels[i].g[g].n; k++) {
+                const sg_item *it = &r->sels[i].g[g].items[k];
+                if (it->field)
+                    fn(ud, it->field, (const char *const *)it->alt, it->nalt);
+            }
 }

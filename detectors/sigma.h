@@ -87,6 +87,12 @@ void vg_sigma_rule_destroy(vg_sigma_rule *r);
    ruleset only while it is being built (level overrides, counters). */
 vg_rule_meta *vg_sigma_meta(vg_sigma_rule *r);
 
+/* Every field name the rule's selections read (keywords excluded), with
+   the names a field mapping adds as `alts` (n_alts of them). */
+typedef void (*vg_sigma_field_fn)(void *ud, const char *field, const char *const *alts,
+                                  size_t n_alts);
+void vg_sigma_fields(const vg_sigma_rule *r, vg_sigma_field_fn fn, void *ud);
+
 /* Test cases written in the rule. */
 const vg_sigma_test *vg_sigma_tests(const vg_sigma_rule *r, size_t *n);
 

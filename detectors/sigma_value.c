@@ -15,6 +15,8 @@
  */
 #include "sigma_int.h"
 
+#include "relit.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -440,6 +442,20 @@ static vg_err compile_re(sg_value *v, const char *s, size_t n, int flags, sg_pos
     }
     (void)pcre2_jit_compile(v->re, PCRE2_JIT_COMPLETE); /* the interpreter is the fallback */
     pcre2_pattern_info(v->re, PCRE2_INFO_NAMECOUNT, &v->nnamed);
+    /* The literal every match contains, for the prefilter (v->lit is unused
+       by regex matching itself). */
+    char *buf = malloc(3 * (n + 1));
+    if (buf) {
+        vg_relit r = {buf, buf + n + 1, buf + 2 * (n + 1), 0, 0, 0, false};
+        vg_relit_scan(s, n, &r);
+        const char *lp = r.nbest >= r.nprefix ? r.best : r.prefix;
+        size_t ln = r.nbest >= r.nprefix ? r.nbest : r.nprefix;
+        if (ln && (v->lit = malloc(ln))) {
+            memcpy(v->lit, lp, ln);
+            v->n = ln;
+        }
+        free(buf);
+    }
     return VG_OK;
 }
 
