@@ -133,13 +133,13 @@ static bool guess_by_name(const char *path, const char **fmt, vg_logsource *ls)
 static void guess_by_content(scan *s, const char *p, size_t n, const char **fmt,
                              vg_logsource *ls)
 {
-    static const char *const cands[] = {"access", "syslog", "json"};
+    static const char *const cands[] = {"access", "squid", "syslog", "json"};
     size_t best = 0;
     const char *bestf = "raw";
     vg_arena arena;
     vg_arena_init(&arena, 1 << 20);
     vg_event *ev = calloc(1, sizeof *ev);
-    for (size_t c = 0; ev && c < 3; c++) {
+    for (size_t c = 0; ev && c < sizeof cands / sizeof cands[0]; c++) {
         const vg_parser *pr = vg_parser_find(cands[c]);
         if (!pr)
             continue;
@@ -152,7 +152,7 @@ static void guess_by_content(scan *s, const char *p, size_t n, const char **fmt,
             vg_parse_ctx pc = {&arena, NULL, 0};
             pr->parse(&pc, ev);
             total++;
-            if (!(ev->flags & VG_EV_PARSE_FAILED) && (c != 1 || ev->program.n))
+            if (!(ev->flags & VG_EV_PARSE_FAILED) && (strcmp(cands[c], "syslog") || ev->program.n))
                 ok++;
             vg_arena_reset(&arena);
             off += len + 1;
@@ -168,6 +168,8 @@ static void guess_by_content(scan *s, const char *p, size_t n, const char **fmt,
     memset(ls, 0, sizeof *ls);
     if (!strcmp(bestf, "access"))
         ls->category = "webserver";
+    else if (!strcmp(bestf, "squid"))
+        ls->category = "proxy";
     else if (!strcmp(bestf, "syslog") || !strcmp(bestf, "raw"))
         ls->product = "linux";
     (void)s;
@@ -273,8 +275,18 @@ static int scan_file(scan *s, const char *path)
             vg_logsource byname = {0};
             const char *f2 = NULL;
             if (!fmt || !s->ls_given) {
-                if (!guess_by_name(path, &f2, &byname))
+                if (!guess_by_name(path, &f2, &byname)) {
                     guess_by_content(s, dst, (size_t)n, &f2, &byname);
+                } else if (!strcmp(f2, "access")) {
+                    /* squid also calls its log access.log: let the lines decide */
+                    const char *f3 = NULL;
+                    vg_logsource l3 = {0};
+                    guess_by_content(s, dst, (size_t)n, &f3, &l3);
+                    if (!strcmp(f3, "squid")) {
+                        f2 = f3;
+                        byname = l3;
+                    }
+                }
                 if (!fmt)
                     fmt = f2;
                 if (!s->ls_given)
@@ -351,7 +363,8 @@ static void usage(FILE *f)
             "usage: vigie scan [options] FILE...\n"
             "  -r, --rules PATH        rule file or directory (repeatable; default: shipped rules)\n"
             "  -l, --logsource LS      PRODUCT/SERVICE (linux/auth) or CATEGORY (webserver)\n"
-            "  -f, --format FMT        syslog, json, raw, access (default: from name or content)\n"
+            "  -f, --format FMT        syslog, json, access, squid, auditd, raw (default: from\n"
+            "                          the file name or the lines)\n"
             "  -o, --output FMT        json or text (default: text on a terminal, json otherwise)\n"
             "  -q, --quiet             no summary, no progress\n"
             "  -v, --verbose           say which format and log source were chosen per file\n"

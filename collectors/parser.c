@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const vg_parser *const parsers[] = {
-    &vg_parser_syslog, &vg_parser_json, &vg_parser_raw, &vg_parser_access, &vg_parser_auditd, NULL,
+    &vg_parser_syslog, &vg_parser_json, &vg_parser_raw, &vg_parser_access, &vg_parser_auditd, &vg_parser_squid, NULL,
 };
 
 const vg_parser *vg_parser_find(const char *name)

@@ -427,7 +427,7 @@ Test(parse, registry)
     size_t n = 0;
     for (const vg_parser *const *p = vg_parser_all(); *p; p++, n++)
         cr_expect((*p)->name && (*p)->help && (*p)->parse);
-    cr_expect_eq(n, 5);
+    cr_expect_eq(n, 6);
 }
 
 /* ---- raw ---- */
