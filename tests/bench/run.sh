@@ -5,14 +5,19 @@
 #   auth-N.log    ../shared/bench/gen_authlog.py (sshd auth log, the reference workload)
 #   mixed-N.log   gen_mixed.py syslog  (a hospital server's /var/log/syslog)
 #   access-N.log  gen_mixed.py access  (nginx combined log of the patient portal)
+#   host-N/       "realistic host": one day of the same hospital server, N lines in four files
+#                 named as in /var/log so that vigie scan guesses format and log source by name:
+#                 syslog 45% (gen_mixed.py syslog), auth.log 15% (gen_mixed.py auth, a calm one),
+#                 audit.log 20% (gen_mixed.py audit), access.log 20% (gen_mixed.py access)
 #   rules2500/    gen_mutated_rules.py: the SigmaHQ linux+web rules replicated to 2,500 rules with
 #                 fresh ids and every literal mutated (regenerated when the generator changes)
 # then, per input, runs these alternately (G a b c G a b c ...) RUNS times, pinned to one core:
-#   G    LC_ALL=C grep -E -c -f ../shared/bench/attack_patterns.ere FILE
+#   G    LC_ALL=C grep -E -h -c -f ../shared/bench/attack_patterns.ere FILE...
 #   (a)  vigie scan -r rules/                                       (the shipped rules)
 #   (b)  vigie scan -r rules/ -r ../shared/corpus/sigma/rules       (+ all SigmaHQ linux+web)
 #   (c)  vigie scan -r rules/ -r out/rules2500                      (+ 2,500 mutated SigmaHQ copies)
-# each vigie run with --logsource LS --format FMT --output json --quiet FILE.
+# each vigie run with --logsource LS --format FMT --output json --quiet FILE; on the realistic host
+# one grep and one vigie scan over the four files, vigie without --logsource/--format.
 # Output goes to a file, never /dev/null (GNU grep stops at the first match when its stdout is
 # /dev/null). Wall time and peak RSS come from /usr/bin/time; medians are reported. The rule-loading
 # cost of each set is measured too (the same scan over an empty file). Last, Markdown tables to paste
@@ -82,6 +87,16 @@ ACCESS=$OUT/access-$LINES.log
 gen "$AUTH" python3 "$SHARED/bench/gen_authlog.py" "$AUTH" "$LINES"
 gen "$MIXED" python3 "$HERE/gen_mixed.py" syslog "$MIXED" "$LINES"
 gen "$ACCESS" python3 "$HERE/gen_mixed.py" access "$ACCESS" "$LINES"
+HOST=$OUT/host-$LINES
+mkdir -p "$HOST"
+HOST_FILES=("$HOST/syslog" "$HOST/auth.log" "$HOST/audit.log" "$HOST/access.log")
+# shares of LINES (per mille): syslog 450, auth 150, audit 200, access the rest
+HOST_SYSLOG=$((LINES * 450 / 1000)); HOST_AUTH=$((LINES * 150 / 1000)); HOST_AUDIT=$((LINES * 200 / 1000))
+HOST_ACCESS=$((LINES - HOST_SYSLOG - HOST_AUTH - HOST_AUDIT))
+gen "$HOST/syslog" python3 "$HERE/gen_mixed.py" syslog "$HOST/syslog" "$HOST_SYSLOG"
+gen "$HOST/auth.log" python3 "$HERE/gen_mixed.py" auth "$HOST/auth.log" "$HOST_AUTH"
+gen "$HOST/audit.log" python3 "$HERE/gen_mixed.py" audit "$HOST/audit.log" "$HOST_AUDIT"
+gen "$HOST/access.log" python3 "$HERE/gen_mixed.py" access "$HOST/access.log" "$HOST_ACCESS"
 if [ ! -e "$RMUT/.done" ] || [ "$HERE/gen_mutated_rules.py" -nt "$RMUT/.done" ]; then
     echo "generating $(basename "$RMUT")/..." >&2
     "$PY" "$HERE/gen_mutated_rules.py" "$SIGMA" "$RMUT" "$MUTATED" >&2
@@ -128,9 +143,16 @@ median() { # median COLUMN FILE
     awk -v c="$1" '{print $c}' "$2" | sort -g | awk '{v[NR]=$1} END {m=int((NR+1)/2); if (NR%2) print v[m]; else print (v[m]+v[m+1])/2}'
 }
 
-vigie_cmd() { # vigie_cmd SET LOGSOURCE FORMAT FILE
-    # shellcheck disable=SC2086
-    echo "$VIGIE" scan ${SET_ARGS[$1]} --logsource "$2" --format "$3" --output json --quiet "$4"
+vigie_cmd() { # vigie_cmd SET LOGSOURCE FORMAT FILE... (LOGSOURCE and FORMAT "-": guessed by name)
+    local s=$1 ls=$2 fmt=$3
+    shift 3
+    if [ "$ls" = - ]; then
+        # shellcheck disable=SC2086
+        echo "$VIGIE" scan ${SET_ARGS[$s]} --output json --quiet "$@"
+    else
+        # shellcheck disable=SC2086
+        echo "$VIGIE" scan ${SET_ARGS[$s]} --logsource "$ls" --format "$fmt" --output json --quiet "$@"
+    fi
 }
 
 # ---- rule loading: each set over an empty input ------------------------------------
@@ -151,25 +173,33 @@ done
 
 # ---- per input ---------------------------------------------------------------------
 declare -a TABLE SUMMARY
-bench_one() { # bench_one SLUG LABEL FILE LOGSOURCE FORMAT
-    local slug=$1 label=$2 file=$3 ls=$4 fmt=$5
+bench_one() { # bench_one SLUG LABEL LOGSOURCE FORMAT FILE... (LOGSOURCE/FORMAT "-": by file name)
+    local slug=$1 label=$2 ls=$3 fmt=$4
+    shift 4
+    local files=("$@")
     local g=grep-$slug s
     rm -f "$OUT/$g.times"
     for s in "${SETS[@]}"; do rm -f "$OUT/vigie-$slug-$s.times"; done
-    cat "$file" >/dev/null # warm the page cache
+    cat "${files[@]}" >/dev/null # warm the page cache
     for ((i = 1; i <= RUNS; i++)); do
-        timed "$g" env LC_ALL=C grep -E -c -f "$PATTERNS" "$file"
+        timed "$g" env LC_ALL=C grep -E -h -c -f "$PATTERNS" "${files[@]}"
         for s in "${SETS[@]}"; do
             # shellcheck disable=SC2046
-            timed "vigie-$slug-$s" $(vigie_cmd "$s" "$ls" "$fmt" "$file")
+            timed "vigie-$slug-$s" $(vigie_cmd "$s" "$ls" "$fmt" "${files[@]}")
         done
     done
-    local lines bytes tg rg hits
-    lines=$(wc -l <"$file")
-    bytes=$(stat -c %s "$file")
+    local lines bytes tg rg hits f how=""
+    lines=$(cat "${files[@]}" | wc -l)
+    bytes=$(stat -c %s "${files[@]}" | awk '{t += $1} END {print t}')
     tg=$(median 1 "$OUT/$g.times"); rg=$(median 2 "$OUT/$g.times")
-    hits=$(cat "$OUT/$g.out")
-    printf '%s: %d lines, %.1f MB, --logsource %s --format %s\n' "$label" "$lines" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$ls" "$fmt"
+    hits=$(awk '{t += $1} END {print t}' "$OUT/$g.out") # grep -h -c: one count per file
+    if [ "$ls" = - ]; then
+        for f in "${files[@]}"; do how+="$(basename "$f") $(wc -l <"$f"), "; done
+        how="${how%, } lines; format and log source guessed from the file names"
+    else
+        how="--logsource $ls --format $fmt"
+    fi
+    printf '%s: %d lines, %.1f MB, %s\n' "$label" "$lines" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$how"
     row() { # row NAME SECONDS RSS_KB COUNT UNIT
         awk -v L="$1" -v t="$2" -v r="$3" -v c="$4" -v u="$5" -v n="$lines" -v sz="$bytes" -v tg="$tg" \
             'BEGIN { printf "  %-34s %7.3f s  %6.3f M lines/s  %7.1f MB/s  %6.1f MB RSS  %8d %s  (%.2fx grep time)\n",
@@ -214,9 +244,10 @@ for s in "${SETS[@]}"; do
         'BEGIN { printf "rule loading %-30s %6.3f s  %6.1f MB RSS (scan of an empty file)\n", L, t, r / 1024 }'
 done
 echo
-bench_one auth "auth.log" "$AUTH" linux/auth syslog
-bench_one mixed "mixed syslog" "$MIXED" linux/syslog syslog
-bench_one access "nginx access" "$ACCESS" webserver access
+bench_one auth "auth.log" linux/auth syslog "$AUTH"
+bench_one mixed "mixed syslog" linux/syslog syslog "$MIXED"
+bench_one access "nginx access" webserver access "$ACCESS"
+bench_one host "realistic host" - - "${HOST_FILES[@]}"
 
 echo "| input ($LINES lines) | run | rules | lines/s | MB/s | peak RSS | alerts | time vs grep |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -230,6 +261,6 @@ LOADS=$(for s in "${SETS[@]}"; do
     awk -v L="${s}" -v t="${LOAD_T[$s]}" -v r="${LOAD_RSS[$s]}" 'BEGIN { printf "(%s) %.2f s, %.1f MB; ", L, t, r / 1024 }'
 done)
 echo "Rule loading (scan of an empty file, included in the times above): ${LOADS%; }."
-echo "grep = \`LC_ALL=C grep -E -c -f attack_patterns.ere\` (21 regexes); vigie = \`vigie scan\` with (a) the shipped rules,"
+echo "grep = \`LC_ALL=C grep -E -h -c -f attack_patterns.ere\` (21 regexes; one run over the four files of the realistic host); vigie = \`vigie scan\` with (a) the shipped rules,"
 echo "(b) plus ../shared/corpus/sigma/rules, (c) plus $(basename "$RMUT")/ from gen_mutated_rules.py;"
 echo "all pinned with \`taskset -c $CORE\`, page cache warm, median of $RUNS alternating runs."

@@ -55,6 +55,14 @@ if [ -d "$CORPUS/loghub" ]; then
     check "honeypot logs raise path traversal" [ "$(rule_count "$T/web.json" 'Path Traversal Attempt In Request URI')" -gt 10 ]
     check "honeypot logs raise cmd.exe probes" [ "$(rule_count "$T/web.json" 'Windows Command Shell Probe Against Web Server (cmd.exe, root.exe)')" -gt 10 ]
     alerts_by_rule "$T/web.json" | sed 's/^/    /'
+    if [ -d "$CORPUS/sigma/rules/web" ]; then
+        "$VIGIE" scan -q -o json -r "$CORPUS/sigma/rules/web" --format access --logsource webserver \
+            "$CORPUS"/first-step-for-log-analysis/dataset/httpd/access_log* >"$T/sigmaweb.json"
+        check "honeypot logs raise SigmaHQ's path traversal rule" \
+            [ "$(rule_count "$T/sigmaweb.json" 'Path Traversal Exploitation Attempts')" -gt 10 ]
+        check "honeypot logs raise SigmaHQ's recon-tool user agents (probes)" \
+            [ "$(rule_count "$T/sigmaweb.json" 'Suspicious User-Agents Related To Recon Tools')" -gt 10 ]
+    fi
 else
     echo "  SKIP corpus checks: $CORPUS not found"
 fi
