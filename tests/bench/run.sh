@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh [LINES] - Vigie's throughput benchmark against the grep yardstick, with three rule sets.
 #
-# Generates the inputs once into tests/bench/out/ (kept between runs, gitignored):
+# Generates the inputs once into tests/bench/out/ (kept between runs, gitignored; regenerated when
+# their generator changes):
 #   auth-N.log    ../shared/bench/gen_authlog.py (sshd auth log, the reference workload)
 #   mixed-N.log   gen_mixed.py syslog  (a hospital server's /var/log/syslog)
 #   access-N.log  gen_mixed.py access  (nginx combined log of the patient portal)
@@ -74,9 +75,9 @@ if [ "$(nproc --all)" -le "$CORE" ]; then CORE=0; fi
 mkdir -p "$OUT"
 
 # ---- inputs (generated once per size) ---------------------------------------------
-gen() { # gen FILE COMMAND...
+gen() { # gen FILE python3 SCRIPT ARGS... : (re)generated when missing or older than SCRIPT
     local f=$1; shift
-    if [ ! -s "$f" ]; then
+    if [ ! -s "$f" ] || [ "$2" -nt "$f" ]; then
         echo "generating $(basename "$f")..." >&2
         "$@" >/dev/null
     fi
