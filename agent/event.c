@@ -9,11 +9,6 @@ bool vg_str_eq(vg_str a, vg_str b)
     return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
-bool vg_str_eqc(vg_str a, const char *c)
-{
-    size_t n = strlen(c);
-    return a.n == n && (n == 0 || memcmp(a.p, c, n) == 0);
-}
 
 /* ---- arena ---- */
 
@@ -102,6 +97,8 @@ void vg_arena_destroy(vg_arena *a)
 
 const vg_str *vg_event_get(const vg_event *ev, vg_str name)
 {
+    if (!(ev->name_bloom & vg_field_bit(name)))
+        return NULL;
     for (unsigned i = 0; i < ev->nfields; i++)
         if (ev->fields[i].name.n == name.n &&
             memcmp(ev->fields[i].name.p, name.p, name.n) == 0)
@@ -111,11 +108,18 @@ const vg_str *vg_event_get(const vg_event *ev, vg_str name)
 
 bool vg_event_set(vg_event *ev, vg_str name, vg_str value)
 {
-    for (unsigned i = 0; i < ev->nfields; i++)
-        if (vg_str_eq(ev->fields[i].name, name)) {
-            ev->fields[i].value = value;
-            return true;
-        }
+    uint64_t bit = vg_field_bit(name);
+    if (ev->name_bloom & bit)
+        for (unsigned i = 0; i < ev->nfields; i++)
+            if (vg_str_eq(ev->fields[i].name, name)) {
+                ev->fields[i].value = value;
+                return true;
+            }
+    return vg_event_append(ev, name, value);
+}
+
+bool vg_event_append(vg_event *ev, vg_str name, vg_str value)
+{
     if (ev->nfields >= VG_EVENT_MAX_FIELDS) {
         ev->flags |= VG_EV_FIELDS_DROPPED;
         return false;
@@ -123,7 +127,14 @@ bool vg_event_set(vg_event *ev, vg_str name, vg_str value)
     ev->fields[ev->nfields].name = name;
     ev->fields[ev->nfields].value = value;
     ev->nfields++;
+    ev->name_bloom |= vg_field_bit(name);
     return true;
+}
+
+void vg_event_clear_fields(vg_event *ev)
+{
+    ev->nfields = 0;
+    ev->name_bloom = 0;
 }
 
 void vg_event_clear(vg_event *ev)
@@ -138,6 +149,7 @@ void vg_event_clear(vg_event *ev)
     ev->service2 = NULL;
     ev->hostname = ev->program = ev->pid = ev->message = VG_STR_NULL;
     ev->nfields = 0;
+    ev->name_bloom = 0;
 }
 
 int vg_batch_init(vg_batch *b, size_t cap, size_t arena_cap)

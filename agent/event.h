@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct vg_str {
     const char *p;
@@ -27,7 +28,14 @@ typedef struct vg_str {
 #define VG_STR_NULL ((vg_str){NULL, 0})
 
 bool vg_str_eq(vg_str a, vg_str b);
-bool vg_str_eqc(vg_str a, const char *c); /* against a NUL-terminated string */
+
+/* Against a NUL-terminated string. Inline so that, with a literal, the
+   length and the comparison fold at compile time (parsers call it a lot). */
+static inline bool vg_str_eqc(vg_str a, const char *c)
+{
+    size_t n = __builtin_strlen(c);
+    return a.n == n && (n == 0 || __builtin_memcmp(a.p, c, n) == 0);
+}
 
 /*
  * A bump allocator with a hard cap. vg_arena_alloc returns NULL once the cap
@@ -95,8 +103,20 @@ typedef struct vg_event {
     vg_str hostname, program, pid, message;
 
     uint16_t nfields;
+    uint64_t name_bloom; /* one bit per field name present (vg_field_bit): a clear
+                            bit proves a name absent without scanning fields[] */
     vg_field fields[VG_EVENT_MAX_FIELDS];
 } vg_event;
+
+/* The bloom bit of a field name (its length and first and last bytes). */
+static inline uint64_t vg_field_bit(vg_str name)
+{
+    if (!name.n)
+        return 1;
+    unsigned h = (unsigned)name.n * 31u + (unsigned char)name.p[0] * 7u +
+                 (unsigned char)name.p[name.n - 1];
+    return 1ull << (h & 63);
+}
 
 /* Look a field up by name; returns NULL if absent. */
 const vg_str *vg_event_get(const vg_event *ev, vg_str name);
@@ -108,7 +128,14 @@ const vg_str *vg_event_get(const vg_event *ev, vg_str name);
  */
 bool vg_event_set(vg_event *ev, vg_str name, vg_str value);
 
-/* Reset an event to empty (keeps nothing). */
+/* Append a field known to be absent (no duplicate scan). Same limits. */
+bool vg_event_append(vg_event *ev, vg_str name, vg_str value);
+
+/* Remove every field (keeps raw, stream, offset, flags). */
+void vg_event_clear_fields(vg_event *ev);
+
+/* Reset an event to empty (keeps nothing). Fields must only ever be
+   added through vg_event_set/append, so the name bloom stays right. */
 void vg_event_clear(vg_event *ev);
 
 /*

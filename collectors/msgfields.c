@@ -881,12 +881,9 @@ size_t vg_msgfields_apply(const vg_msgfields *m, vg_msgfields_scratch *s, vg_eve
                 continue;
             if ((present & p->groups[g].bit) && vg_event_get(ev, p->groups[g].name))
                 continue; /* existing fields are kept; a repeated name: first set wins */
-            if (ev->nfields >= VG_EVENT_MAX_FIELDS) {
-                ev->flags |= VG_EV_FIELDS_DROPPED;
-                continue;
-            }
             /* vg_event_set without its second scan: the name is known absent */
-            ev->fields[ev->nfields++] = (vg_field){p->groups[g].name, {msg + a, b - a}};
+            if (!vg_event_append(ev, p->groups[g].name, (vg_str){msg + a, b - a}))
+                continue;
             present |= p->groups[g].bit;
             added++;
         }

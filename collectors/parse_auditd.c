@@ -640,14 +640,19 @@ static bool exec_arg_key(vg_str k, size_t *chunk)
 /* Keys whose untrusted values auditd may write as bare hex. */
 static bool hexable(vg_str k, bool execve)
 {
-    static const char *const keys[] = {"proctitle", "name", "cwd",  "exe",   "comm",
-                                       "cmd",       "data", "key",  "path",  "ocomm",
-                                       "acct",      "dir",  "file", "watch", NULL};
+#define K(s) {s, sizeof s - 1}
+    static const struct {
+        const char *s;
+        size_t n;
+    } keys[] = {K("proctitle"), K("name"), K("cwd"),   K("exe"), K("comm"), K("cmd"),  K("data"),
+                K("key"),       K("path"), K("ocomm"), K("acct"), K("dir"), K("file"), K("watch")};
+#undef K
     size_t chunk;
     if (execve && exec_arg_key(k, &chunk))
         return true;
-    for (size_t i = 0; keys[i]; i++)
-        if (vg_str_eqc(k, keys[i]))
+    /* Length first: this runs for every key of every record. */
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (k.n == keys[i].n && memcmp(k.p, keys[i].s, k.n) == 0)
             return true;
     return false;
 }
@@ -882,7 +887,7 @@ static void merge(au_rec *r, au_group *g)
         user = sc_get(g, "uid");
     vg_str cmd = {g->cmd, g->ncmd};
 
-    ev->nfields = 0;
+    vg_event_clear_fields(ev);
     ev->logsource = &ls_proc_creation;
     ev->service2 = NULL;
     ev->program = ev->pid = VG_STR_NULL;
