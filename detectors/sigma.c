@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #define SG_MAX_FILE (16u << 20)
@@ -1262,12 +1263,34 @@ static bool ls_union(litset *dst, const litset *src)
     return true;
 }
 
+/*
+ * Literals that are in a large share of real lines whatever their length
+ * (auditd record types, HTTP methods and versions, the commonest programs and
+ * words): a set made of them selects almost nothing, so for ranking they
+ * count as 2 bytes long. Lowercase; compared ASCII case-insensitively.
+ */
+static const char *const common_tokens[] = {
+    "execve", "syscall", "path", "cwd", "proctitle", "sockaddr", "eoe", "user_cmd", "user_start",
+    "user_end", "user_acct", "user_auth", "cred_acq", "cred_disp", "service_start",
+    "service_stop", "get", "post", "head", "put", "http/1.1", "http/1.0", "http/2", "mozilla",
+    "sshd", "sudo", "cron", "systemd", "kernel", "root", "session", "pam_unix", "user", NULL};
+
+static size_t eff_len(const char *p, size_t n)
+{
+    for (size_t i = 0; common_tokens[i]; i++)
+        if (strlen(common_tokens[i]) == n && !strncasecmp(p, common_tokens[i], n))
+            return 2;
+    return n;
+}
+
 static size_t ls_minlen(const litset *s)
 {
     size_t m = SIZE_MAX;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] < m)
-            m = s->len[i];
+    for (size_t i = 0; i < s->n; i++) {
+        size_t l = eff_len(s->p[i], s->len[i]);
+        if (l < m)
+            m = l;
+    }
     return m;
 }
 
@@ -1275,7 +1298,7 @@ static double ls_avglen(const litset *s)
 {
     size_t t = 0;
     for (size_t i = 0; i < s->n; i++)
-        t += s->len[i];
+        t += eff_len(s->p[i], s->len[i]);
     return s->n ? (double)t / (double)s->n : 0;
 }
 
@@ -1283,7 +1306,7 @@ static double ls_avglen(const litset *s)
  * Keep the better of *best and *cand in *best; frees the other. Better =
  * rarer in real lines: a longer shortest literal, then longer literals on
  * average (a field equal to "GET" is in most web lines, "={{" or "{{7*7}}"
- * in almost none), then fewer literals.
+ * in almost none), then fewer literals; common tokens count as short.
  */
 static void ls_pick(litset *best, litset *cand)
 {
