@@ -47,6 +47,30 @@ typedef struct scan {
     int64_t last_progress;
 } scan;
 
+/*
+ * One stable object per distinct log source: events point at their
+ * logsource, and the detectors cache routing by that pointer, so two files
+ * with the same log source share one, and files with different ones never
+ * do (a stack variable reused across files would mix their routes).
+ */
+#define SCAN_MAX_LOGSOURCES 64
+static const vg_logsource *intern_logsource(const vg_logsource *ls)
+{
+    static vg_logsource tab[SCAN_MAX_LOGSOURCES];
+    static size_t n;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(tab[i].product ? tab[i].product : "", ls->product ? ls->product : "") &&
+            !strcmp(tab[i].category ? tab[i].category : "", ls->category ? ls->category : "") &&
+            !strcmp(tab[i].service ? tab[i].service : "", ls->service ? ls->service : ""))
+            return &tab[i];
+    if (n == SCAN_MAX_LOGSOURCES)
+        return &tab[n - 1]; /* unreachable in practice: a handful of formats exist */
+    tab[n].product = ls->product ? strdup(ls->product) : NULL;
+    tab[n].category = ls->category ? strdup(ls->category) : NULL;
+    tab[n].service = ls->service ? strdup(ls->service) : NULL;
+    return &tab[n++];
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -241,6 +265,7 @@ static int scan_file(scan *s, const char *path)
                                              st.st_mtim.tv_nsec);
     const char *fmt = s->format;
     vg_logsource ls = s->ls;
+    const vg_logsource *lsp = NULL; /* interned, once the log source is known */
     bool guessed = false;
     vg_batch *b = vg_pipeline_batch(s->p);
     vg_batch_reset(b);
@@ -292,6 +317,7 @@ static int scan_file(scan *s, const char *path)
                 if (!s->ls_given)
                     ls = byname;
             }
+            lsp = intern_logsource(&ls);
             parser = vg_parser_find(fmt);
             if (!parser) {
                 fprintf(stderr, "vigie scan: unknown format '%s'\n", fmt);
@@ -316,7 +342,7 @@ static int scan_file(scan *s, const char *path)
                 break;
             vg_event *ev = vg_batch_push(b);
             if (!ev) {
-                vg_pipeline_parse(s->p, b, 0, parser, &ls, NULL, pstate);
+                vg_pipeline_parse(s->p, b, 0, parser, lsp, NULL, pstate);
                 vg_pipeline_detect(s->p, b);
                 vg_batch_reset(b);
                 ev = vg_batch_push(b);
@@ -335,7 +361,7 @@ static int scan_file(scan *s, const char *path)
         }
         /* Lines point into the framer: process before the next read. */
         if (b->n) {
-            vg_pipeline_parse(s->p, b, 0, parser, &ls, NULL, pstate);
+            vg_pipeline_parse(s->p, b, 0, parser, lsp, NULL, pstate);
             vg_pipeline_detect(s->p, b);
             vg_batch_reset(b);
         }

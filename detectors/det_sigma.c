@@ -39,8 +39,12 @@ typedef struct det_sigma {
     vg_sigma_rule **filters; /* Sigma filter documents, attached to rules at finish */
     size_t nfilters;
     int oom;
-    vg_prefilter *pf;     /* NULL = off */
+    vg_prefilter *pf;     /* all rules' literals (fallback); NULL = prefilter off */
     bool *always;         /* per rule: no required literal, evaluate always */
+    const char **lit_p;   /* every filterable rule's literals, rule after rule */
+    size_t *lit_n;
+    size_t nlit, litcap;
+    size_t *lit_first;    /* per rule: index of its first literal; lit_first[n] = nlit */
     size_t nfiltered;     /* rules behind the prefilter */
     vg_counter *c_skipped, *c_scanned, *c_unfilterable, *c_outside;
 } det_sigma;
@@ -53,13 +57,26 @@ typedef struct route {
     uint32_t *always;  /* those the prefilter cannot skip, in rule order */
     size_t nalways;
     uint8_t *member;   /* per rule: routed here */
+    const vg_prefilter *pf; /* the automaton that covers the route's filtered rules */
 } route;
+
+/* A prefilter automaton for the events of one log source: only the literals
+   of the rules of its product and category, so it stays small and in cache.
+   covered[i]: rule i's literals are in it. */
+typedef struct lsauto {
+    const vg_logsource *ls;
+    vg_prefilter *pf;
+    uint8_t *covered;
+    bool owned; /* false: shares the automaton of an earlier entry */
+} lsauto;
 
 typedef struct scratch {
     vg_sigma_scratch *s;
     route cache[ROUTE_CACHE];
     size_t ncache;
     route tmp;         /* route when the cache is full (rebuilt per event) */
+    lsauto autos[ROUTE_CACHE]; /* per log source automata, built on first use */
+    size_t nautos;
     uint32_t *order;   /* rules to evaluate, this event */
     uint64_t *evals;   /* per rule, flushed to counters per batch */
     uint64_t *ns;
@@ -145,8 +162,28 @@ typedef struct lit_ctx {
 static void add_lit(void *ud, const char *lit, size_t n)
 {
     lit_ctx *c = ud;
-    if (c->ok && !vg_prefilter_add(c->d->pf, lit, n, c->rule))
+    det_sigma *d = c->d;
+    if (!c->ok)
+        return;
+    if (!vg_prefilter_add(d->pf, lit, n, c->rule)) {
         c->ok = false;
+        return;
+    }
+    if (d->nlit == d->litcap) {
+        size_t nc = d->litcap ? d->litcap * 2 : 256;
+        const char **np = realloc(d->lit_p, nc * sizeof *np);
+        if (np)
+            d->lit_p = np;
+        size_t *nn = np ? realloc(d->lit_n, nc * sizeof *nn) : NULL;
+        if (!np || !nn) {
+            c->ok = false;
+            return;
+        }
+        d->lit_n = nn;
+        d->litcap = nc;
+    }
+    d->lit_p[d->nlit] = lit; /* points into the rule, which the detector owns */
+    d->lit_n[d->nlit++] = n;
 }
 
 static void build_prefilter(det_sigma *d)
@@ -159,18 +196,23 @@ static void build_prefilter(det_sigma *d)
     if ((off && *off && strcmp(off, "0")) || !d->n)
         return;
     d->always = calloc(d->n, sizeof *d->always);
+    d->lit_first = calloc(d->n + 1, sizeof *d->lit_first);
     d->pf = vg_prefilter_create();
-    if (!d->always || !d->pf)
+    if (!d->always || !d->lit_first || !d->pf)
         goto fail;
     for (size_t i = 0; i < d->n; i++) {
         lit_ctx c = {d, (uint32_t)i, true};
+        d->lit_first[i] = d->nlit;
         /* A refused literal (state budget) leaves others of the rule in the
            automaton: harmless, the rule is then evaluated always anyway. */
-        if (!vg_sigma_required_literals(d->rules[i], PREFILTER_MIN_LEN, add_lit, &c) || !c.ok)
+        if (!vg_sigma_required_literals(d->rules[i], PREFILTER_MIN_LEN, add_lit, &c) || !c.ok) {
             d->always[i] = true;
-        else
+            d->nlit = d->lit_first[i]; /* forget its literals */
+        } else {
             d->nfiltered++;
+        }
     }
+    d->lit_first[d->n] = d->nlit;
     if (!d->nfiltered || !vg_prefilter_build(d->pf))
         goto fail;
     vg_counter_add(vg_stats_counter(d->stats, "prefilter.rules", NULL, NULL), d->nfiltered);
@@ -313,6 +355,11 @@ static void ds_scratch_destroy(void *p)
     for (size_t i = 0; i < s->ncache; i++)
         route_free(&s->cache[i]);
     route_free(&s->tmp);
+    for (size_t i = 0; i < s->nautos; i++)
+        if (s->autos[i].owned) {
+            vg_prefilter_destroy(s->autos[i].pf);
+            free(s->autos[i].covered);
+        }
     vg_sigma_scratch_destroy(s->s);
     for (unsigned l = 0; l < VG_PREFILTER_LANES; l++) {
         free(s->lstamp[l]);
@@ -324,16 +371,81 @@ static void ds_scratch_destroy(void *p)
     free(s);
 }
 
-/* Fill r (arrays sized for every rule) with the rules that accept ev. */
-static void build_route(const det_sigma *d, const vg_event *ev, route *r)
+/* Can rule i route to events whose log source has ls's product and
+   category, whatever their service (the input's, a program's, auditd's)? */
+static bool may_route(const det_sigma *d, size_t i, const vg_logsource *ls, vg_event *ev)
 {
+    const vg_logsource *rl = &vg_sigma_meta(d->rules[i])->logsource;
+    vg_logsource any = {ls->product, ls->category, rl->service};
+    vg_event_clear(ev);
+    ev->logsource = &any;
+    return vg_logsource_accepts(rl, ev);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/*
+ * The automaton for events of log source ls, built on first use from the
+ * rules of its product and category (services aside, so an input's syslog
+ * and auth files share one). The fallback (cache full, or building failed)
+ * has pf NULL: the caller uses the global automaton.
+ */
+static const lsauto *get_auto(const det_sigma *d, scratch *s, const vg_logsource *ls)
+{
+    static const lsauto fallback_none = {NULL, NULL, NULL, false};
+    for (size_t i = 0; i < s->nautos; i++)
+        if (s->autos[i].ls == ls)
+            return &s->autos[i];
+    if (s->nautos == ROUTE_CACHE || !d->pf || !ls)
+        return &fallback_none;
+    lsauto *a = &s->autos[s->nautos];
+    for (size_t i = 0; i < s->nautos; i++)
+        if (same_str(s->autos[i].ls->product, ls->product) &&
+            same_str(s->autos[i].ls->category, ls->category)) {
+            *a = (lsauto){ls, s->autos[i].pf, s->autos[i].covered, false};
+            s->nautos++;
+            return a;
+        }
+    vg_event *ev = calloc(1, sizeof *ev);
+    *a = (lsauto){ls, vg_prefilter_create(), calloc(d->n, 1), true};
+    bool ok = ev && a->covered && a->pf;
+    for (size_t i = 0; ok && i < d->n; i++) {
+        if (d->always[i] || !may_route(d, i, ls, ev))
+            continue;
+        bool all = true;
+        for (size_t k = d->lit_first[i]; k < d->lit_first[i + 1]; k++)
+            if (!vg_prefilter_add(a->pf, d->lit_p[k], d->lit_n[k], (uint32_t)i))
+                all = false;
+        a->covered[i] = all;
+    }
+    free(ev);
+    if (!ok || !vg_prefilter_build(a->pf)) {
+        vg_prefilter_destroy(a->pf);
+        free(a->covered);
+        memset(a, 0, sizeof *a);
+        return &fallback_none;
+    }
+    s->nautos++;
+    return a;
+}
+
+/* Fill r (arrays sized for every rule) with the rules that accept ev. A
+   rule the prefilter cannot vouch for (no literals, or not in the log
+   source's automaton) is evaluated always. */
+static void build_route(const det_sigma *d, scratch *s, const vg_event *ev, route *r)
+{
+    const lsauto *a = d->pf ? get_auto(d, s, ev->logsource) : NULL;
+    r->pf = a && a->pf ? a->pf : d->pf;
     r->n = r->nalways = 0;
     memset(r->member, 0, d->n);
     for (size_t i = 0; i < d->n; i++)
         if (vg_logsource_accepts(&vg_sigma_meta(d->rules[i])->logsource, ev)) {
             r->idx[r->n++] = (uint32_t)i;
             r->member[i] = 1;
-            if (!d->always || d->always[i])
+            if (!d->always || d->always[i] || (a && a->pf && !a->covered[i]))
                 r->always[r->nalways++] = (uint32_t)i;
         }
 }
@@ -343,7 +455,7 @@ static const route *find_route(const det_sigma *d, scratch *s, const vg_event *e
     for (size_t i = 0; i < s->ncache; i++)
         if (s->cache[i].ls == ev->logsource && s->cache[i].service2 == ev->service2)
             return &s->cache[i];
-    build_route(d, ev, &s->tmp);
+    build_route(d, s, ev, &s->tmp);
     s->tmp.ls = ev->logsource;
     s->tmp.service2 = ev->service2;
     if (s->ncache < ROUTE_CACHE) {
@@ -358,6 +470,7 @@ static const route *find_route(const det_sigma *d, scratch *s, const vg_event *e
             memcpy(c->member, s->tmp.member, d->n);
             c->n = s->tmp.n;
             c->nalways = s->tmp.nalways;
+            c->pf = s->tmp.pf;
             c->ls = ev->logsource;
             c->service2 = ev->service2;
             s->ncache++;
@@ -432,8 +545,8 @@ static size_t eval_order(const route *r, scratch *s, unsigned lane)
  * (keywords), so it is found either way. ok[l] is false for an event that
  * cannot be filtered (no raw line): all its routed rules are evaluated.
  */
-static void prefilter_group(const det_sigma *d, scratch *s, vg_event *const *evs, unsigned n,
-                            bool *ok)
+static void prefilter_group(const det_sigma *d, const vg_prefilter *pf, scratch *s,
+                            vg_event *const *evs, unsigned n, bool *ok)
 {
     const char *texts[VG_PREFILTER_LANES];
     size_t lens[VG_PREFILTER_LANES];
@@ -448,7 +561,7 @@ static void prefilter_group(const det_sigma *d, scratch *s, vg_event *const *evs
         texts[l] = ok[l] ? evs[l]->raw.p : "";
         lens[l] = ok[l] ? evs[l]->raw.n : 0;
     }
-    vg_prefilter_scan_lanes(d->pf, texts, lens, n, on_hit, s);
+    vg_prefilter_scan_lanes(pf, texts, lens, n, on_hit, s);
     for (unsigned l = 0; l < n; l++) {
         if (!ok[l])
             continue;
@@ -459,7 +572,7 @@ static void prefilter_group(const det_sigma *d, scratch *s, vg_event *const *evs
             const vg_str *v = &ev->fields[i].value;
             if (v->n && (v->p < lo || v->p + v->n > hi)) {
                 s->outside++;
-                vg_prefilter_scan(d->pf, v->p, v->n, on_hit_one, &lc);
+                vg_prefilter_scan(pf, v->p, v->n, on_hit_one, &lc);
             }
         }
     }
@@ -471,29 +584,39 @@ static void ds_match(const void *self, void *sp, vg_batch *b, const vg_match_sin
     scratch *s = sp;
     if (!d->n)
         return;
-    for (size_t g = 0; g < b->n; g += VG_PREFILTER_LANES) {
-        unsigned n = b->n - g < VG_PREFILTER_LANES ? (unsigned)(b->n - g) : VG_PREFILTER_LANES;
-        const route *rts[VG_PREFILTER_LANES];
+    size_t e = 0;
+    while (e < b->n) {
+        /* A group: up to VG_PREFILTER_LANES consecutive events that have
+           rules routed and share an automaton, scanned together. */
         vg_event *evs[VG_PREFILTER_LANES];
         bool filtered[VG_PREFILTER_LANES] = {false};
-        for (unsigned l = 0; l < n; l++) {
-            /* Routes live in the cache (stable) or in s->tmp (rebuilt per
-               call): copy-free only when cached, so look up again below. */
-            evs[l] = &b->ev[g + l];
-            rts[l] = find_route(d, s, evs[l]);
-            if (!rts[l]->n)
-                evs[l] = NULL; /* nothing routed: no scan, no evaluation */
+        unsigned n = 0;
+        const vg_prefilter *gpf = NULL;
+        while (e < b->n && n < VG_PREFILTER_LANES) {
+            vg_event *ev = &b->ev[e];
+            const route *rt = find_route(d, s, ev);
+            if (!rt->n) {
+                e++;
+                continue;
+            }
+            if (n && rt->pf != gpf)
+                break;
+            gpf = rt->pf;
+            evs[n++] = ev;
+            e++;
         }
-        if (d->pf)
-            prefilter_group(d, s, evs, n, filtered);
+        if (!n)
+            break;
+        if (gpf)
+            prefilter_group(d, gpf, s, evs, n, filtered);
         for (unsigned l = 0; l < n; l++) {
             vg_event *ev = evs[l];
-            if (!ev)
-                continue;
+            /* Routes live in the cache (stable) or in s->tmp (rebuilt per
+               call): look up again rather than keep a pointer. */
             const route *rt = find_route(d, s, ev);
             const uint32_t *idx = rt->idx;
             size_t nr = rt->n;
-            if (d->pf) {
+            if (gpf) {
                 if (filtered[l]) {
                     s->scanned++;
                     nr = eval_order(rt, s, l);
@@ -549,6 +672,9 @@ static void ds_destroy(void *self)
     free(d->filters);
     vg_prefilter_destroy(d->pf);
     free(d->always);
+    free(d->lit_p);
+    free(d->lit_n);
+    free(d->lit_first);
     free(d);
 }
 

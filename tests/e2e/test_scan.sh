@@ -30,6 +30,16 @@ check "event.id is stable across two scans of one file" \
     cmp -s <(python3 -c 'import json,sys;[print(json.loads(l)["event"]["id"]) for l in open(sys.argv[1])]' "$T/a.json") \
            <("$VIGIE" scan -q "$T/auth.log" | python3 -c 'import json,sys;[print(json.loads(l)["event"]["id"]) for l in sys.stdin]')
 
+# Several files of different kinds in one scan: each keeps its own format and
+# log source (the routing caches must not mix them).
+printf '203.0.113.7 - - [03/Mar/2024:10:00:00 +0000] "GET /../../etc/passwd HTTP/1.1" 404 0 "-" "curl"\n' >"$T/access.log"
+printf 'Mar  3 10:00:00 web01 kernel: [1.0] eth0: link up\n' >"$T/syslog"
+"$VIGIE" scan -q -o json "$T/auth.log" "$T/syslog" "$T/access.log" >"$T/both.json"
+"$VIGIE" scan -q -o json "$T/access.log" >"$T/web1.json"
+check "a multi-file scan gives each file its own rules" \
+    [ "$(wc -l <"$T/both.json")" = "$(( $(wc -l <"$T/a.json") + $(wc -l <"$T/web1.json") ))" ]
+check "  ... the web rule fired on the access log" [ "$(rule_count "$T/both.json" 'Path Traversal Attempt In Request URI')" = 1 ]
+
 # Recognition from content when the name says nothing.
 cp "$T/auth.log" "$T/noname.txt"
 "$VIGIE" scan -v -q "$T/noname.txt" >/dev/null 2>"$T/v"
