@@ -469,6 +469,25 @@ static void apply_defaults(ctx *c, const vg_option *opts, char *base)
 static vg_err load_map(ctx *c, const vg_option *opts, char *base, yaml_node_t *map,
                        const char *what);
 
+/* A string, or a list of strings, appended to l; `what` names the values in
+   the error ("exception values", ...). */
+static vg_err load_strings(ctx *c, yaml_node_t *v, vg_strlist *l, const char *what)
+{
+    if (scalar(v))
+        return strlist_push(l, scalar(v), c->eb);
+    if (!v || v->type != YAML_SEQUENCE_NODE)
+        return errat(c, v, "%s: expected a string or a list of strings", what);
+    for (yaml_node_item_t *j = v->data.sequence.items.start; j < v->data.sequence.items.top; j++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, *j);
+        if (!scalar(e))
+            return errat(c, e, "%s: expected a string", what);
+        vg_err r = strlist_push(l, scalar(e), c->eb);
+        if (r)
+            return r;
+    }
+    return VG_OK;
+}
+
 static vg_err load_exceptions(ctx *c, const vg_option *o, char *base, yaml_node_t *n)
 {
     vg_rule_override *ov = (vg_rule_override *)base;
@@ -499,23 +518,9 @@ static vg_err load_exceptions(ctx *c, const vg_option *o, char *base, yaml_node_
             memset(kv, 0, sizeof *kv);
             if (!(kv->key = strdup(scalar(k))))
                 return vg_errf(c->eb, VG_ENOMEM, "out of memory");
-            if (scalar(v)) {
-                vg_err r = strlist_push(&kv->values, scalar(v), c->eb);
-                if (r)
-                    return r;
-            } else if (v && v->type == YAML_SEQUENCE_NODE) {
-                for (yaml_node_item_t *j = v->data.sequence.items.start;
-                     j < v->data.sequence.items.top; j++) {
-                    yaml_node_t *s = yaml_document_get_node(c->doc, *j);
-                    if (!scalar(s))
-                        return errat(c, s, "exception values are strings");
-                    vg_err r = strlist_push(&kv->values, scalar(s), c->eb);
-                    if (r)
-                        return r;
-                }
-            } else {
-                return errat(c, v, "an exception value is a string or a list of strings");
-            }
+            vg_err r = load_strings(c, v, &kv->values, "an exception value");
+            if (r)
+                return r;
         }
     }
     (void)o;
@@ -623,24 +628,11 @@ static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
             (*cnt)++;
             if (!(kv->key = strdup(scalar(k))))
                 return vg_errf(c->eb, VG_ENOMEM, "out of memory");
-            if (scalar(val)) {
-                vg_err r = strlist_push(&kv->values, scalar(val), c->eb);
-                if (r)
-                    return r;
-            } else if (val && val->type == YAML_SEQUENCE_NODE) {
-                for (yaml_node_item_t *j = val->data.sequence.items.start;
-                     j < val->data.sequence.items.top; j++) {
-                    yaml_node_t *e = yaml_document_get_node(c->doc, *j);
-                    if (!scalar(e))
-                        return errat(c, e, "'%s': a mapped field is a string", o->name);
-                    vg_err r = strlist_push(&kv->values, scalar(e), c->eb);
-                    if (r)
-                        return r;
-                }
-            } else {
-                return errat(c, val ? val : k, "'%s': expected a field name or a list of them",
-                             o->name);
-            }
+            char what[96];
+            snprintf(what, sizeof what, "'%s'", o->name);
+            vg_err r = load_strings(c, val ? val : k, &kv->values, what);
+            if (r)
+                return r;
         }
         return VG_OK;
     }
