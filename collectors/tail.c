@@ -967,6 +967,18 @@ static vg_err tail_start(void *self, vg_errbuf *eb)
     for (size_t i = 0; i < t->nsaved; i++)
         if (!t->saved[i].used)
             find_rotated(t, &t->saved[i]);
+    if (t->nfiles == 0) {
+        /* Say once that nothing matches yet (a service not installed, a
+           typo); the watches pick the files up when they appear. */
+        char pats[512] = "";
+        for (size_t i = 0; i < t->conf->paths.n; i++) {
+            size_t used = strlen(pats);
+            snprintf(pats + used, sizeof pats - used, "%s%s", used ? ", " : "",
+                     t->conf->paths.v[i]);
+        }
+        vg_log(VG_LOG_NOTICE, "input %s: no file matches %s yet; waiting for one", t->name,
+               pats);
+    }
     t->started = true;
     int64_t iv = check_interval(t);
     t->next_check_ms = iv < 0 ? INT64_MAX : mono_ms() + iv;
