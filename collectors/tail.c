@@ -967,7 +967,10 @@ static vg_err tail_start(void *self, vg_errbuf *eb)
     for (size_t i = 0; i < t->nsaved; i++)
         if (!t->saved[i].used)
             find_rotated(t, &t->saved[i]);
-    if (t->nfiles == 0) {
+    bool dir_missing = false;
+    for (size_t i = 0; i < t->ndirs; i++)
+        dir_missing = dir_missing || t->dirs[i].missing;
+    if (t->nfiles == 0 && !dir_missing) { /* a missing directory was reported already */
         /* Say once that nothing matches yet (a service not installed, a
            typo); the watches pick the files up when they appear. */
         char pats[512] = "";
