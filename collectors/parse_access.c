@@ -59,6 +59,11 @@ static bool parse_clf_date(const char *p, size_t n, int64_t *ts)
         return false;
     int64_t off = (int64_t)(oh * 3600 + om * 60) * (p[21] == '-' ? -1 : 1);
     int64_t secs = vg_timegm(year, mon, day, hour, min, sec) - off;
+    /* int64 nanoseconds cover 1678..2262: a year outside (e.g. "1000", found
+       by fuzz_access) overflowed the multiplication; refuse it like
+       vg_parse_iso8601 does. */
+    if (secs > 9200000000LL || secs < -9200000000LL)
+        return false;
     *ts = secs * 1000000000LL;
     return true;
 }

@@ -700,6 +700,16 @@ Test(parse, access_table)
          0,
          true,
          {{"sc-status", "200"}, {"date", "bad date"}}},
+        /* a year outside int64 nanoseconds (1678..2262) is no date, not an
+           overflow (found by fuzz_access) */
+        {"1.2.3.4 - - [10/Oct/1000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1",
+         0,
+         true,
+         {{"sc-status", "200"}, {"date", "10/Oct/1000:13:55:36 -0700"}}},
+        {"1.2.3.4 - - [31/Dec/9999:23:59:59 +0000] \"GET / HTTP/1.0\" 200 1",
+         0,
+         true,
+         {{"sc-status", "200"}}},
         {"1.2.3.4 - - [10/Oct/2020:13:55:36 +0000] \"GET / HTTP/1.0",
          SKIP_TS,
          true,
