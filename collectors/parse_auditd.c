@@ -807,9 +807,17 @@ static void parse_pairs(au_rec *r, const char *p, const char *e, bool nested)
         while (p < e && *p == ' ')
             p++;
         const char *k = p;
-        while (p < e && *p != '=' && *p != ' ')
+        /* A key is printable ASCII: a token holding a control or non-ASCII
+           byte is not a pair (found by fuzz_auditd: a key with a NUL became
+           an alert JSON object key "\u0000", which jansson and many
+           consumers refuse). */
+        bool key_ok = true;
+        while (p < e && *p != '=' && *p != ' ') {
+            if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+                key_ok = false;
             p++;
-        if (p >= e || *p != '=' || p == k || p - k > AU_KEY_MAX) {
+        }
+        if (p >= e || *p != '=' || p == k || p - k > AU_KEY_MAX || !key_ok) {
             while (p < e && *p != ' ')
                 p++;
             continue;

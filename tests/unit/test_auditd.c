@@ -350,6 +350,19 @@ Test(auditd, nul_bytes)
     cr_expect((e->flags & VG_EV_PARSE_FAILED) == 0);
     expect_field(e, "a0", "c\0t", 3, "nul");
     expect_field(e, "a1", "\0a\0b", 4, "nul");
+    /* a key holding a NUL or control byte is no pair: alert JSON keys stay
+       printable (found by fuzz_auditd) */
+    cr_expect(vg_event_get(e, (vg_str){"a\0", 2}) == NULL, "key with a NUL");
+    static const char ctl[] = "type=USER_LOGIN msg=audit(1.5:9): pid=1 "
+                              "msg='op=login ac\006\0ct=\"root\" \xe9x=1 res=failed'";
+    e = parse_n(state, ctl, sizeof ctl - 1);
+    expect_field(e, "op", "login", 5, "ctl");
+    expect_field(e, "res", "failed", 6, "ctl");
+    for (unsigned i = 0; i < e->nfields; i++)
+        for (size_t k = 0; k < e->fields[i].name.n; k++)
+            cr_expect((unsigned char)e->fields[i].name.p[k] > 0x20 &&
+                          (unsigned char)e->fields[i].name.p[k] < 0x7f,
+                      "field name byte %#x", (unsigned char)e->fields[i].name.p[k]);
     static const char hdr[] = "type=EOE\0msg=audit(1.5:9):";
     e = parse_n(state, hdr, sizeof hdr - 1);
     cr_expect(e->flags & VG_EV_PARSE_FAILED);
