@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "corpus.h"
 #include "collectors/msgfields.h"
 #include "collectors/parser.h"
 
@@ -920,32 +921,11 @@ Test(msgfields, gates_agree_with_pcre2)
 
 /* ---- corpus ---- */
 
-static bool corpus_path(char *out, size_t size, const char *rel)
-{
-    const char *root = getenv("VG_SOURCE_ROOT");
-    if (root) {
-        snprintf(out, size, "%s/../shared/corpus/%s", root, rel);
-        if (access(out, R_OK) == 0)
-            return true;
-    }
-    const char *slash = strrchr(__FILE__, '/');
-    int dl = slash ? (int)(slash - __FILE__) : 1;
-    snprintf(out, size, "%.*s/../../../shared/corpus/%s", dl, slash ? __FILE__ : ".", rel);
-    if (access(out, R_OK) == 0)
-        return true;
-    static const char *const up[] = {"../shared/corpus", "../../shared/corpus"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(out, size, "%s/%s", up[i], rel);
-        if (access(out, R_OK) == 0)
-            return true;
-    }
-    return false;
-}
 
 Test(msgfields, corpus_openssh_failed_password)
 {
     char path[4096];
-    if (!corpus_path(path, sizeof path, "loghub/OpenSSH/OpenSSH_2k.log")) {
+    if (!vg_test_corpus_path(path, sizeof path, "loghub/OpenSSH/OpenSSH_2k.log")) {
         cr_skip("corpus absent (loghub/OpenSSH/OpenSSH_2k.log): skipping");
         return;
     }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostile.h"
+#include "corpus.h"
 #include "agent/tz.h"
 #include "collectors/parser.h"
 
@@ -770,15 +772,7 @@ Test(parse, hostile_bytes)
     unsigned seed = 12345;
     for (int iter = 0; iter < 20000; iter++) {
         const char *pre = prefixes[iter % (sizeof prefixes / sizeof prefixes[0])];
-        size_t n = strlen(pre);
-        memcpy(buf, pre, n);
-        seed = seed * 1103515245u + 12345u;
-        size_t extra = (seed >> 16) % 120;
-        for (size_t k = 0; k < extra; k++) {
-            seed = seed * 1103515245u + 12345u;
-            unsigned r = seed >> 16;
-            buf[n++] = (r & 3) ? alphabet[r % (sizeof alphabet - 1)] : (char)(r >> 4);
-        }
+        size_t n = vg_test_hostile_line(buf, pre, alphabet, sizeof alphabet - 1, 120, &seed);
         /* Exact-length copy so ASan catches a read past the end. */
         char *line = malloc(n ? n : 1);
         memcpy(line, buf, n);
@@ -831,29 +825,6 @@ Test(parse, huge_line_and_nul)
 
 /* ---- corpus ---- */
 
-static bool corpus_path(char *out, size_t size, const char *rel)
-{
-    const char *root = getenv("VG_SOURCE_ROOT");
-    if (root) {
-        snprintf(out, size, "%s/../shared/corpus/%s", root, rel);
-        if (access(out, R_OK) == 0)
-            return true;
-    }
-    /* __FILE__ is .../tests/unit/test_parse.c, absolute or relative to the build dir. */
-    const char *slash = strrchr(__FILE__, '/');
-    int dl = slash ? (int)(slash - __FILE__) : 1;
-    snprintf(out, size, "%.*s/../../../shared/corpus/%s", dl, slash ? __FILE__ : ".", rel);
-    if (access(out, R_OK) == 0)
-        return true;
-    /* Run by hand from the source root or from a build directory. */
-    static const char *const up[] = {"../shared/corpus", "../../shared/corpus"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(out, size, "%s/%s", up[i], rel);
-        if (access(out, R_OK) == 0)
-            return true;
-    }
-    return false;
-}
 
 typedef bool (*line_ok_fn)(const vg_event *e);
 
@@ -898,7 +869,7 @@ Test(parse, corpus_loghub_syslog)
                                         "loghub/OpenSSH/OpenSSH_2k.log"};
     for (size_t i = 0; i < 2; i++) {
         char path[4096];
-        if (!corpus_path(path, sizeof path, files[i])) {
+        if (!vg_test_corpus_path(path, sizeof path, files[i])) {
             cr_skip("corpus absent (%s): skipping", files[i]);
             return;
         }
@@ -914,7 +885,7 @@ Test(parse, corpus_loghub_syslog)
 Test(parse, corpus_honeypot_access)
 {
     char dir[4096];
-    if (!corpus_path(dir, sizeof dir, "first-step-for-log-analysis/dataset/httpd")) {
+    if (!vg_test_corpus_path(dir, sizeof dir, "first-step-for-log-analysis/dataset/httpd")) {
         cr_skip("corpus absent (honeypot httpd logs): skipping");
         return;
     }

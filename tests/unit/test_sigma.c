@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "corpus.h"
 #include "detectors/sigma.h"
 
 /* ---- helpers ---- */
@@ -1022,18 +1023,6 @@ Test(sigma, logsource_accepts)
     cr_assert_not(vg_logsource_accepts(&lin, &ev));
 }
 
-/* The shared corpus: $VG_SOURCE_ROOT/../shared/corpus, else relative to this file. */
-static void corpus_dir(char *buf, size_t n, const char *sub)
-{
-    const char *root = getenv("VG_SOURCE_ROOT");
-    if (root) {
-        snprintf(buf, n, "%s/../shared/corpus/%s", root, sub);
-        return;
-    }
-    const char *f = __FILE__, *cut = strstr(f, "tests/unit/test_sigma.c");
-    int len = cut ? (int)(cut - f) : 0;
-    snprintf(buf, n, "%.*s../shared/corpus/%s", len, f, sub);
-}
 
 /* ---- the SigmaHQ corpus ---- */
 
@@ -1094,13 +1083,11 @@ static void walk(const char *dir, corpus *c)
 Test(sigma, corpus_linux_web)
 {
     char base[4096];
-    corpus_dir(base, sizeof base, "sigma/rules");
+    if (!vg_test_corpus_path(base, sizeof base, "sigma/rules"))
+        cr_skip("SigmaHQ corpus absent (sigma/rules)");
     char linux_dir[4200], web_dir[4200];
     snprintf(linux_dir, sizeof linux_dir, "%s/linux", base);
     snprintf(web_dir, sizeof web_dir, "%s/web", base);
-    struct stat st;
-    if (stat(linux_dir, &st) != 0)
-        cr_skip("SigmaHQ corpus absent (%s)", linux_dir);
     corpus c = {0};
     walk(linux_dir, &c);
     walk(web_dir, &c);
@@ -1162,10 +1149,8 @@ Test(sigma, corpus_rules_match)
     for (size_t i = 0; i < sizeof corpus_cases / sizeof corpus_cases[0]; i++) {
         char p[4096], sub[512];
         snprintf(sub, sizeof sub, "sigma/rules/%s", corpus_cases[i].file);
-        corpus_dir(p, sizeof p, sub);
-        struct stat st;
-        if (stat(p, &st) != 0)
-            cr_skip("SigmaHQ corpus absent (%s)", p);
+        if (!vg_test_corpus_path(p, sizeof p, sub))
+            cr_skip("SigmaHQ corpus absent (%s)", sub);
         loaded l;
         memset(&l, 0, sizeof l);
         cr_assert_eq(vg_sigma_load_file(p, NULL, on_rule, on_diag, &l), VG_OK);

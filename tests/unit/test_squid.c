@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hostile.h"
 #include "collectors/parser.h"
 
 #define NS 1000000000LL
@@ -272,15 +273,7 @@ Test(squid, hostile_bytes)
     unsigned seed = 4242;
     for (int iter = 0; iter < 30000; iter++) {
         const char *pre = prefixes[iter % (sizeof prefixes / sizeof prefixes[0])];
-        size_t n = strlen(pre);
-        memcpy(buf, pre, n);
-        seed = seed * 1103515245u + 12345u;
-        size_t extra = (seed >> 16) % 150;
-        for (size_t k = 0; k < extra; k++) {
-            seed = seed * 1103515245u + 12345u;
-            unsigned r = seed >> 16;
-            buf[n++] = (r & 3) ? alphabet[r % (sizeof alphabet - 1)] : (char)(r >> 4);
-        }
+        size_t n = vg_test_hostile_line(buf, pre, alphabet, sizeof alphabet - 1, 150, &seed);
         char *line = malloc(n ? n : 1);
         memcpy(line, buf, n);
         sane(run_n(line, n), line, n);
