@@ -15,6 +15,7 @@
 
 #include "agent/json.h"
 #include "collectors/parser.h"
+#include "fuzz_lines.h"
 
 static void check_event(const vg_event *ev)
 {
@@ -48,6 +49,24 @@ static void check_event(const vg_event *ev)
     vg_buf_free(&b);
 }
 
+typedef struct one_line {
+    const vg_parser *p;
+    vg_parse_ctx *ctx;
+    vg_event *ev;
+    vg_arena *arena;
+} one_line;
+
+/* One record through the shared parser state. */
+static void parse_line(void *ud, const char *line, size_t n)
+{
+    one_line *l = ud;
+    vg_event_clear(l->ev);
+    l->ev->raw = (vg_str){line, n};
+    l->p->parse(l->ctx, l->ev);
+    check_event(l->ev);
+    vg_arena_reset(l->arena);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const vg_parser *p = vg_parser_find("auditd");
@@ -62,24 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vg_event *ev = malloc(sizeof *ev);
     if (!ev)
         abort();
-    size_t i = 0;
-    while (i <= size) {
-        const uint8_t *nl = memchr(data + i, '\n', size - i);
-        size_t n = nl ? (size_t)(nl - (data + i)) : size - i;
-        char *line = malloc(n ? n : 1);
-        if (!line)
-            abort();
-        memcpy(line, data + i, n);
-        vg_event_clear(ev);
-        ev->raw = (vg_str){line, n};
-        p->parse(&ctx, ev);
-        check_event(ev);
-        free(line);
-        vg_arena_reset(&arena);
-        i += n + 1;
-        if (!nl)
-            break;
-    }
+    one_line l = {p, &ctx, ev, &arena};
+    fuzz_each_line(data, size, parse_line, &l);
     if (p->state_counters) {
         vg_parser_counter c[16];
         p->state_counters(ctx.state, c, 16);

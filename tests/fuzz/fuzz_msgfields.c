@@ -15,6 +15,7 @@
 
 #include "collectors/msgfields.h"
 #include "collectors/parser.h"
+#include "fuzz_lines.h"
 
 static vg_msgfields *defs;
 static vg_msgfields_scratch *scratch;
@@ -67,6 +68,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+typedef struct one_line {
+    const vg_parser *syslog;
+    vg_parse_ctx *ctx;
+    vg_event *ev;
+    vg_arena *arena;
+} one_line;
+
+/* One line: syslog, then the parser definitions; check what they added. */
+static void parse_line(void *ud, const char *line, size_t n)
+{
+    one_line *l = ud;
+    vg_event_clear(l->ev);
+    l->ev->raw = (vg_str){line, n};
+    l->syslog->parse(l->ctx, l->ev);
+    uint16_t before = l->ev->nfields;
+    size_t added = vg_msgfields_apply(defs, scratch, l->ev);
+    if (l->ev->nfields > VG_EVENT_MAX_FIELDS || added > VG_EVENT_MAX_FIELDS)
+        abort();
+    for (uint16_t k = before; k < l->ev->nfields; k++) {
+        const vg_field *f = &l->ev->fields[k];
+        if (!f->name.p || !f->name.n)
+            abort();
+        if (f->value.n && (f->value.p < l->ev->message.p ||
+                           f->value.p + f->value.n > l->ev->message.p + l->ev->message.n)) {
+            fprintf(stderr, "field %.*s not inside the message\n", (int)f->name.n, f->name.p);
+            abort();
+        }
+    }
+    vg_arena_reset(l->arena);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const vg_parser *syslog = vg_parser_find("syslog");
@@ -76,37 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vg_event *ev = malloc(sizeof *ev);
     if (!ev)
         abort();
-    size_t i = 0;
-    while (i <= size) {
-        const uint8_t *nl = memchr(data + i, '\n', size - i);
-        size_t n = nl ? (size_t)(nl - (data + i)) : size - i;
-        char *line = malloc(n ? n : 1);
-        if (!line)
-            abort();
-        memcpy(line, data + i, n);
-        vg_event_clear(ev);
-        ev->raw = (vg_str){line, n};
-        syslog->parse(&ctx, ev);
-        uint16_t before = ev->nfields;
-        size_t added = vg_msgfields_apply(defs, scratch, ev);
-        if (ev->nfields > VG_EVENT_MAX_FIELDS || added > VG_EVENT_MAX_FIELDS)
-            abort();
-        for (uint16_t k = before; k < ev->nfields; k++) {
-            const vg_field *f = &ev->fields[k];
-            if (!f->name.p || !f->name.n)
-                abort();
-            if (f->value.n && (f->value.p < ev->message.p ||
-                               f->value.p + f->value.n > ev->message.p + ev->message.n)) {
-                fprintf(stderr, "field %.*s not inside the message\n", (int)f->name.n, f->name.p);
-                abort();
-            }
-        }
-        free(line);
-        vg_arena_reset(&arena);
-        i += n + 1;
-        if (!nl)
-            break;
-    }
+    one_line l = {syslog, &ctx, ev, &arena};
+    fuzz_each_line(data, size, parse_line, &l);
     free(ev);
     vg_arena_destroy(&arena);
     return 0;
