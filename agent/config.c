@@ -254,7 +254,15 @@ static int parse_int(const char *s, int64_t *out)
     return 0;
 }
 
-static int parse_size(const char *s, int64_t *out)
+typedef struct unit {
+    const char *u;
+    double m;
+} unit;
+
+/* A non-negative number followed by one of `units` (spaces allowed between),
+   scaled and at most `max`; a bare 0 is accepted without a unit. */
+static int parse_scaled(const char *s, const unit *units, size_t nunits, double max,
+                        int64_t *out)
 {
     char *end;
     errno = 0;
@@ -263,48 +271,34 @@ static int parse_size(const char *s, int64_t *out)
         return -1;
     while (*end == ' ')
         end++;
-    static const struct { const char *u; double m; } units[] = {
-        {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"KiB", 1024}, {"M", 1e6}, {"MB", 1e6},
-        {"MiB", 1048576}, {"G", 1e9}, {"GB", 1e9}, {"GiB", 1073741824.0}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    for (size_t i = 0; i < nunits; i++)
         if (strcmp(end, units[i].u) == 0) {
             double r = v * units[i].m;
-            if (r > 9e18)
+            if (r > max)
                 return -1;
             *out = (int64_t)r;
             return 0;
         }
+    if (*end == '\0' && v == 0) {
+        *out = 0;
+        return 0;
+    }
     return -1;
+}
+
+static int parse_size(const char *s, int64_t *out)
+{
+    static const unit units[] = {
+        {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"KiB", 1024}, {"M", 1e6}, {"MB", 1e6},
+        {"MiB", 1048576}, {"G", 1e9}, {"GB", 1e9}, {"GiB", 1073741824.0}};
+    return parse_scaled(s, units, sizeof units / sizeof units[0], 9e18, out);
 }
 
 static int parse_duration(const char *s, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    while (*end == ' ')
-        end++;
-    double m;
-    if (strcmp(end, "ms") == 0)
-        m = 1;
-    else if (strcmp(end, "s") == 0)
-        m = 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        m = 60000;
-    else if (strcmp(end, "h") == 0)
-        m = 3600000;
-    else if (strcmp(end, "d") == 0)
-        m = 86400000;
-    else if (*end == '\0' && v == 0)
-        m = 0;
-    else
-        return -1;
-    if (v * m > 9e15)
-        return -1;
-    *out = (int64_t)(v * m);
-    return 0;
+    static const unit units[] = {{"ms", 1},     {"s", 1000},       {"m", 60000},
+                                 {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+    return parse_scaled(s, units, sizeof units / sizeof units[0], 9e15, out);
 }
 
 static char *enum_list(const char *const *e, char *buf, size_t n)
