@@ -43,23 +43,6 @@ static vg_err load(int argc, char **argv, vg_stats *st, vg_config **cfg, vg_rule
     return VG_OK;
 }
 
-/* "linux/sshd" -> product+service, "webserver" -> category, "linux" -> product. */
-static void ls_parse(const char *arg, char *buf, size_t n, vg_logsource *ls)
-{
-    snprintf(buf, n, "%s", arg);
-    memset(ls, 0, sizeof *ls);
-    char *slash = strchr(buf, '/');
-    if (slash) {
-        *slash = '\0';
-        ls->product = buf;
-        ls->service = slash[1] ? slash + 1 : NULL;
-    } else if (!strcmp(buf, "linux") || !strcmp(buf, "windows") || !strcmp(buf, "macos")) {
-        ls->product = buf;
-    } else {
-        ls->category = buf;
-    }
-}
-
 typedef struct explain_out {
     vg_buf *b;
 } explain_out;
@@ -216,7 +199,7 @@ static int cmd_test(int argc, char **argv)
             char lsbuf[256];
             vg_logsource ls = m->logsource;
             if (t[k].logsource)
-                ls_parse(t[k].logsource, lsbuf, sizeof lsbuf, &ls);
+                vg_logsource_parse(t[k].logsource, lsbuf, sizeof lsbuf, &ls);
             const char *why = NULL;
             bool got = false;
             if (!pr) {
@@ -352,7 +335,7 @@ static int cmd_explain(int argc, char **argv)
         char lsbuf[256];
         vg_logsource ls = m->logsource;
         if (lsarg)
-            ls_parse(lsarg, lsbuf, sizeof lsbuf, &ls);
+            vg_logsource_parse(lsarg, lsbuf, sizeof lsbuf, &ls);
         build_event(E.ev, &E.arena, line, pr, &ls, &stream, E.mf, E.mfs);
         bool routed = vg_logsource_accepts(&m->logsource, E.ev);
         bool matched = env_explain(&E, E.rules[i]);

@@ -101,25 +101,6 @@ static void on_alert(void *ud, const vg_alert *a)
     fwrite(s->out.p, 1, s->out.n, stdout);
 }
 
-/* "linux/auth" -> product+service; "webserver" -> category; "linux" -> product. */
-static void parse_logsource(const char *arg, vg_logsource *ls)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s", arg);
-    memset(ls, 0, sizeof *ls);
-    char *slash = strchr(buf, '/');
-    if (slash) {
-        *slash = '\0';
-        ls->product = buf;
-        if (slash[1])
-            ls->service = slash + 1;
-    } else if (!strcmp(buf, "linux") || !strcmp(buf, "windows") || !strcmp(buf, "macos")) {
-        ls->product = buf;
-    } else {
-        ls->category = buf;
-    }
-}
-
 /* Guess format and log source from a file name (basename, before .gz/.N). */
 static bool guess_by_name(const char *path, const char **fmt, vg_logsource *ls)
 {
@@ -402,6 +383,7 @@ int vg_cmd_scan(int argc, char **argv)
     scan s = {0};
     vg_strlist rules = {NULL, 0};
     const char *outfmt = NULL;
+    char lsbuf[256]; /* --logsource's strings, alive for the whole scan */
     bool quiet = false;
     static const struct option lo[] = {
         {"rules", required_argument, 0, 'r'},  {"logsource", required_argument, 0, 'l'},
@@ -420,7 +402,7 @@ int vg_cmd_scan(int argc, char **argv)
             break;
         }
         case 'l':
-            parse_logsource(optarg, &s.ls);
+            vg_logsource_parse(optarg, lsbuf, sizeof lsbuf, &s.ls);
             s.ls_given = true;
             break;
         case 'f':

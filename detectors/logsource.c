@@ -8,6 +8,8 @@
  */
 #include "rule.h"
 
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 static bool same(const char *a, const char *b)
@@ -26,4 +28,20 @@ bool vg_logsource_accepts(const vg_logsource *rule, const vg_event *ev)
         !((e && same(rule->service, e->service)) || same(rule->service, ev->service2)))
         return false;
     return true;
+}
+
+void vg_logsource_parse(const char *arg, char *buf, size_t n, vg_logsource *ls)
+{
+    snprintf(buf, n, "%s", arg);
+    memset(ls, 0, sizeof *ls);
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        ls->product = buf;
+        ls->service = slash[1] ? slash + 1 : NULL;
+    } else if (!strcmp(buf, "linux") || !strcmp(buf, "windows") || !strcmp(buf, "macos")) {
+        ls->product = buf;
+    } else {
+        ls->category = buf;
+    }
 }

@@ -50,4 +50,12 @@ typedef void (*vg_diag_fn)(void *ud, const vg_diag *d);
    equal (service against the input's service or the program's service). */
 bool vg_logsource_accepts(const vg_logsource *rule, const vg_event *ev);
 
+/*
+ * A log source written on a command line: "linux/auth" -> product and
+ * service, "linux" (or windows, macos) -> product, anything else ->
+ * category ("webserver", "proxy"). The strings point into buf (n bytes),
+ * which the caller keeps alive as long as ls.
+ */
+void vg_logsource_parse(const char *arg, char *buf, size_t n, vg_logsource *ls);
+
 #endif
