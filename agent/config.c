@@ -61,7 +61,12 @@ static const char *const levels[] = {"informational", "low", "medium", "high", "
 static const char *const start_ats[] = {"end", "beginning", NULL};
 static const char *const watches[] = {"auto", "inotify", "poll", NULL};
 static const char *const input_types[] = {"file", "journald", NULL};
-static const char *const output_types[] = {"stdout", "file", NULL};
+static const char *const output_types[] = {"stdout", "file", "http", "syslog", NULL};
+static const char *const presets[] = {"clickhouse", "elasticsearch", "splunk_hec", "loki", "webhook",
+                                      NULL};
+static const char *const fsyncs[] = {"batch", "interval", NULL};
+static const char *const policies[] = {"block", "drop_oldest", NULL};
+static const char *const redact_methods[] = {"hash", "mask", NULL};
 static const char *const out_formats[] = {"auto", "json", "text", NULL};
 static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 
@@ -133,10 +138,64 @@ static const vg_option output_opts[] = {
      "json lines, or readable text; auto = text on a terminal, json otherwise"},
     {"color", OPT_BOOL, OUT(color), "true", 0, 0, NULL, NULL, 0, 0, NULL,
      "colour the text format on a terminal"},
-    {"path", OPT_STR, OUT(path), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
-     "file output: where to append alerts (JSON lines)"},
+    {"path", OPT_STR, OUT(path), NULL, 0, 0, NULL, NULL, 0, 0, "file",
+     "where to append alerts (JSON lines)"},
+    {"rotate_size", OPT_SIZE, OUT(rotate_size), "100MiB", 0, (int64_t)1 << 40, NULL, NULL, 0, 0,
+     "file", "rotate the file past this size (0 = never)"},
+    {"rotate_keep", OPT_INT, OUT(rotate_keep), "5", 1, 1000, NULL, NULL, 0, 0, "file",
+     "rotated files kept (path.1 .. path.N)"},
     {"min_level", OPT_ENUMSTR, OUT(min_level), "informational", 0, 0, levels, NULL, 0, 0, NULL,
      "alerts below this level are not written here"},
+    {"events", OPT_BOOL, OUT(events), "true", 0, 0, NULL, NULL, 0, 0, "http,syslog",
+     "also send the raw events of inputs with forward_events: true"},
+    {"batch_max_events", OPT_INT, OUT(batch_max_events), "5000", 1, 1000000, NULL, NULL, 0, 0,
+     "http,syslog", "records per request"},
+    {"batch_max_bytes", OPT_SIZE, OUT(batch_max_bytes), "4MiB", 1024, 256 << 20, NULL, NULL, 0, 0,
+     "http,syslog", "uncompressed bytes per request"},
+    {"batch_delay", OPT_DURATION, OUT(batch_delay_ms), "1s", 0, 600000, NULL, NULL, 0, 0,
+     "http,syslog", "wait at most this long for a batch to fill"},
+    {"timeout", OPT_DURATION, OUT(timeout_ms), "30s", 100, 3600000, NULL, NULL, 0, 0,
+     "http,syslog", "one exchange with the collector (connect, send, answer)"},
+    {"retry_min", OPT_DURATION, OUT(retry_min_ms), "1s", 10, 3600000, NULL, NULL, 0, 0,
+     "http,syslog", "first retry delay (doubles, with jitter)"},
+    {"retry_max", OPT_DURATION, OUT(retry_max_ms), "5m", 10, 86400000, NULL, NULL, 0, 0,
+     "http,syslog", "longest retry delay"},
+    {"ca_file", OPT_STR, OUT(ca_file), NULL, 0, 0, NULL, NULL, 0, 0, "http,syslog",
+     "PEM CA bundle that verifies the collector (default: the system's)"},
+    {"cert_file", OPT_STR, OUT(cert_file), NULL, 0, 0, NULL, NULL, 0, 0, "http,syslog",
+     "client certificate, PEM (mutual TLS)"},
+    {"key_file", OPT_STR, OUT(key_file), NULL, 0, 0, NULL, NULL, 0, 0, "http,syslog",
+     "client key, PEM; refused when readable by others"},
+    {"insecure_skip_verify", OPT_BOOL, OUT(insecure_skip_verify), "false", 0, 0, NULL, NULL, 0,
+     0, "http,syslog", "do not verify the collector's certificate (warned at every start)"},
+    {"preset", OPT_ENUMSTR, OUT(preset), "webhook", 0, 0, presets, NULL, 0, 0, "http",
+     "request format: clickhouse, elasticsearch, splunk_hec, loki, webhook (NDJSON)"},
+    {"url", OPT_STR, OUT(url), NULL, 0, 0, NULL, NULL, 0, 0, "http",
+     "collector URL (required), e.g. https://ch.example:8443/"},
+    {"table", OPT_STR, OUT(table), "vigie_alerts", 0, 0, NULL, NULL, 0, 0, "http",
+     "clickhouse: table of the INSERT"},
+    {"index", OPT_STR, OUT(index), "vigie-alerts", 0, 0, NULL, NULL, 0, 0, "http",
+     "elasticsearch: index (or data stream) of the _bulk creates"},
+    {"token_file", OPT_STR, OUT(token_file), NULL, 0, 0, NULL, NULL, 0, 0, "http",
+     "file whose first line is the bearer token (Splunk: the HEC token); refused when readable "
+     "by others"},
+    {"user", OPT_STR, OUT(user), NULL, 0, 0, NULL, NULL, 0, 0, "http", "basic auth user"},
+    {"password_file", OPT_STR, OUT(password_file), NULL, 0, 0, NULL, NULL, 0, 0, "http",
+     "file whose first line is the basic auth password; refused when readable by others"},
+    {"headers", OPT_STRMAP, OUT(headers), NULL, 0, 0, NULL, NULL, 0, OUT(nheaders), "http",
+     "extra request headers, name: value"},
+    {"proxy", OPT_STR, OUT(proxy), NULL, 0, 0, NULL, NULL, 0, 0, "http",
+     "HTTP(S) proxy URL for this output (systemd units do not pass https_proxy)"},
+    {"compress", OPT_BOOL, OUT(compress), "true", 0, 0, NULL, NULL, 0, 0, "http",
+     "gzip request bodies"},
+    {"address", OPT_STR, OUT(address), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "host:port of the syslog server (required)"},
+    {"tls", OPT_BOOL, OUT(tls), "false", 0, 0, NULL, NULL, 0, 0, "syslog",
+     "RFC 5425 syslog over TLS (verification on; ca_file to name the CA)"},
+    {"server_name", OPT_STR, OUT(server_name), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "name expected in the server certificate (default: the host of address)"},
+    {"app_name", OPT_STR, OUT(app_name), "vigie", 0, 0, NULL, NULL, 0, 0, "syslog",
+     "RFC 5424 APP-NAME"},
     END,
 };
 
@@ -164,6 +223,8 @@ static const vg_option agent_opts[] = {
      NULL, "print statistics periodically (0 = only on SIGUSR1 and at exit)"},
     {"log_level", OPT_ENUM, CF(log_level), "info", 0, 0, log_levels, NULL, 0, 0, NULL,
      "verbosity of the agent's own messages"},
+    {"heartbeat_interval", OPT_DURATION, CF(heartbeat_interval_ms), "60s", 0, 86400000, NULL,
+     NULL, 0, 0, NULL, "agent-state record sent to every network output (0 = never)"},
     END,
 };
 
@@ -195,6 +256,49 @@ static const vg_option rules_opts[] = {
     END,
 };
 
+static const vg_option spool_opts[] = {
+    {"fsync", OPT_ENUM, CF(spool_fsync), "batch", 0, 0, fsyncs, NULL, 0, 0, NULL,
+     "batch: fsync every appended batch before positions move (nothing acknowledged is lost, "
+     "one fsync per batch); interval: fsync every fsync_interval (a power loss can lose that "
+     "much; a crash of the agent alone loses nothing)"},
+    {"fsync_interval", OPT_DURATION, CF(spool_fsync_interval_ms), "1s", 10, 60000, NULL, NULL, 0,
+     0, NULL, "fsync period when fsync is interval"},
+    {"segment_size", OPT_SIZE, CF(spool_segment_size), "8MiB", 64 << 10, 1 << 30, NULL, NULL, 0,
+     0, NULL, "a segment file is closed past this size; segments are deleted once every output "
+     "has acknowledged them"},
+    {"alerts_max", OPT_SIZE, CF(spool_alerts_max), "1GiB", 1 << 20, (int64_t)1 << 42, NULL, NULL,
+     0, 0, NULL, "disk used by unacknowledged alerts"},
+    {"alerts_policy", OPT_ENUM, CF(spool_alerts_policy), "block", 0, 0, policies, NULL, 0, 0,
+     NULL, "when alerts_max is reached: block (inputs stop reading, nothing lost) or "
+     "drop_oldest (counted)"},
+    {"events_max", OPT_SIZE, CF(spool_events_max), "1GiB", 1 << 20, (int64_t)1 << 42, NULL, NULL,
+     0, 0, NULL, "disk used by unacknowledged raw events"},
+    {"events_policy", OPT_ENUM, CF(spool_events_policy), "drop_oldest", 0, 0, policies, NULL, 0,
+     0, NULL, "when events_max is reached (raw events never push alerts out)"},
+    {"min_free_disk", OPT_SIZE, CF(spool_min_free_disk), "256MiB", 0, (int64_t)1 << 42, NULL,
+     NULL, 0, 0, NULL, "the lanes' policies apply when the filesystem has less free space"},
+    END,
+};
+
+static const vg_option redaction_opts[] = {
+    {"enabled", OPT_BOOL, CF(redact), "false", 0, 0, NULL, NULL, 0, 0, NULL,
+     "redact the message of alerts and events before they leave the host"},
+    {"nir", OPT_BOOL, CF(redact_nir), "true", 0, 0, NULL, NULL, 0, 0, NULL,
+     "French social-security numbers (NIR), validated by their key"},
+    {"email", OPT_BOOL, CF(redact_email), "true", 0, 0, NULL, NULL, 0, 0, NULL, "e-mail addresses"},
+    {"iban", OPT_BOOL, CF(redact_iban), "true", 0, 0, NULL, NULL, 0, 0, NULL,
+     "IBANs, validated by their check digits"},
+    {"patterns", OPT_STRLIST, CF(redact_patterns), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
+     "extra PCRE2 patterns to redact"},
+    {"method", OPT_ENUM, CF(redact_method), "hash", 0, 0, redact_methods, NULL, 0, 0, NULL,
+     "hash: a keyed hash token (same value, same token: analysts can still correlate); mask"},
+    {"key_file", OPT_STR, CF(redact_key_file), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
+     "key of the hash (default: generated once in the state directory)"},
+    {"rule_fields", OPT_BOOL, CF(redact_rule_fields), "false", 0, 0, NULL, NULL, 0, 0, NULL,
+     "also redact the event fields an alert carries"},
+    END,
+};
+
 static const vg_option parsers_opts[] = {
     {"definitions", OPT_STRLIST, CF(parser_definitions),
      "/usr/share/vigie/parsers,/etc/vigie/parsers.d", 0, 0, NULL, NULL, 0, 0, NULL,
@@ -209,6 +313,10 @@ static const vg_option top_opts[] = {
     {"rules", OPT_SECTION, 0, NULL, 0, 0, NULL, rules_opts, 0, 0, NULL, "detection rules"},
     {"parsers", OPT_SECTION, 0, NULL, 0, 0, NULL, parsers_opts, 0, 0, NULL,
      "field extraction from messages"},
+    {"spool", OPT_SECTION, 0, NULL, 0, 0, NULL, spool_opts, 0, 0, NULL,
+     "the on-disk queue of network outputs"},
+    {"redaction", OPT_SECTION, 0, NULL, 0, 0, NULL, redaction_opts, 0, 0, NULL,
+     "personal data removed before anything leaves the host"},
     {"inputs", OPT_LIST, CF(inputs), NULL, 0, 0, NULL, input_opts, sizeof(vg_input_conf),
      CF(ninputs), NULL, "log sources"},
     {"outputs", OPT_LIST, CF(outputs), NULL, 0, 0, NULL, output_opts, sizeof(vg_output_conf),
@@ -217,6 +325,25 @@ static const vg_option top_opts[] = {
 };
 
 /* ---- value parsing ---- */
+
+/* Does an option restricted to `only` ("http" or "http,syslog") apply to
+   an entry of type `type`? */
+static bool only_applies(const char *only, const char *type)
+{
+    if (!only || !type)
+        return true;
+    size_t n = strlen(type);
+    for (const char *p = only; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !memcmp(p, type, n))
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
 
 typedef struct ctx {
     const char *file;
@@ -580,7 +707,7 @@ static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
                 }
                 if (!c->only)
                     return errat(c, m, "an entry of '%s' needs a 'type' (one of: %s)", o->name,
-                                 o->sub == input_opts ? "file, journald" : "stdout, file");
+                                 o->sub == input_opts ? "file, journald" : "stdout, file, http, syslog");
             }
             apply_defaults(c, o->sub, item);
             if (o->sub == override_opts) {
@@ -651,10 +778,10 @@ static vg_err load_map(ctx *c, const vg_option *opts, char *base, yaml_node_t *m
         const vg_option *o;
         for (o = opts; o->name && strcmp(o->name, key); o++)
             ;
-        if (!o->name || (o->only && c->only && strcmp(o->only, c->only))) {
-            char names[600] = "";
+        if (!o->name || !only_applies(o->only, c->only)) {
+            char names[1200] = "";
             for (const vg_option *x = opts; x->name; x++) {
-                if (x->only && c->only && strcmp(x->only, c->only))
+                if (!only_applies(x->only, c->only))
                     continue;
                 if (names[0])
                     strncat(names, ", ", sizeof names - strlen(names) - 1);
@@ -780,6 +907,14 @@ static vg_err finish(vg_config *cfg, vg_errbuf *eb)
         if (!strcmp(o->type, "file") && !o->path)
             return vg_errf(eb, VG_ECONFIG, "%s: output '%s': a file output needs 'path'",
                            cfg->path, o->name);
+        if (!strcmp(o->type, "http") && !o->url)
+            return vg_errf(eb, VG_ECONFIG, "%s: output '%s': an http output needs 'url'",
+                           cfg->path, o->name);
+        if (!strcmp(o->type, "syslog") && !o->address)
+            return vg_errf(eb, VG_ECONFIG, "%s: output '%s': a syslog output needs 'address' "
+                           "(host:port)", cfg->path, o->name);
+        if (o->retry_max_ms < o->retry_min_ms)
+            o->retry_max_ms = o->retry_min_ms;
         o->min_level_rank = vg_level_rank(o->min_level ? o->min_level : "informational");
     }
     return VG_OK;

@@ -35,6 +35,13 @@ typedef struct vg_strlist {
     size_t n;
 } vg_strlist;
 
+/* One item of an exception: a Sigma selection key ("field|mod|mod") and its
+   values (OR-ed, as in Sigma). */
+typedef struct vg_kv {
+    char *key;
+    vg_strlist values;
+} vg_kv;
+
 /* One configured input (`inputs:` list entry). */
 typedef struct vg_input_conf {
     char *name;             /* unique; defaults to "<type><index>" */
@@ -72,20 +79,43 @@ typedef enum vg_output_format { VG_OUTFMT_AUTO = 0, VG_OUTFMT_JSON, VG_OUTFMT_TE
 /* One configured output (`outputs:` list entry). */
 typedef struct vg_output_conf {
     char *name;
-    char *type;   /* "stdout", "file" */
+    char *type;   /* "stdout", "file", "http", "syslog" */
     vg_output_format format;
     bool color;   /* stdout text: colour when on a terminal */
     char *path;   /* file */
+    int64_t rotate_size; /* file: rotate past this size (0 = never) */
+    int64_t rotate_keep; /* file: rotated files kept */
     char *min_level; /* "informational".."critical" */
     int min_level_rank;
-} vg_output_conf;
 
-/* One item of an exception: a Sigma selection key ("field|mod|mod") and its
-   values (OR-ed, as in Sigma). */
-typedef struct vg_kv {
-    char *key;
-    vg_strlist values;
-} vg_kv;
+    /* Spooled (network) outputs: http, syslog. */
+    bool events;            /* also receive raw events of inputs with forward_events */
+    int64_t batch_max_events;
+    int64_t batch_max_bytes;
+    int64_t batch_delay_ms; /* wait at most this long to fill a batch */
+    int64_t timeout_ms;     /* one exchange (connect + send + answer) */
+    int64_t retry_min_ms, retry_max_ms; /* exponential back-off bounds (with jitter) */
+    char *ca_file;          /* CA bundle verifying the server (default: the system's) */
+    char *cert_file, *key_file; /* client certificate (mutual TLS) */
+    bool insecure_skip_verify;  /* logs a warning at every start */
+    /* http */
+    char *preset;           /* clickhouse, elasticsearch, splunk_hec, loki, webhook */
+    char *url;
+    char *table;            /* clickhouse */
+    char *index;            /* elasticsearch */
+    char *token_file;       /* bearer (or Splunk) token, first line of the file */
+    char *user;             /* basic auth user (clickhouse) */
+    char *password_file;    /* basic auth password, first line */
+    vg_kv *headers;         /* extra headers: name -> value */
+    size_t nheaders;
+    char *proxy;            /* http://host:port; systemd does not pass https_proxy */
+    bool compress;          /* gzip request bodies */
+    /* syslog */
+    char *address;          /* host:port */
+    bool tls;               /* RFC 5425 */
+    char *server_name;      /* name checked in the server certificate (default: address host) */
+    char *app_name;         /* RFC 5424 APP-NAME (default "vigie") */
+} vg_output_conf;
 
 /* An exception: a Sigma selection (items AND-ed). */
 typedef struct vg_exception {
@@ -130,6 +160,23 @@ typedef struct vg_config {
     size_t nfield_map;
     vg_kv *placeholders; /* rules.placeholders: name -> values (Sigma `expand`) */
     size_t nplaceholders;
+    /* spool (delivery): */
+    int spool_fsync;          /* 0 = every batch, 1 = every spool_fsync_interval */
+    int64_t spool_fsync_interval_ms;
+    int64_t spool_segment_size;
+    int64_t spool_alerts_max;  /* bytes on disk */
+    int spool_alerts_policy;   /* 0 = block, 1 = drop_oldest */
+    int64_t spool_events_max;
+    int spool_events_policy;
+    int64_t spool_min_free_disk;
+    int64_t heartbeat_interval_ms; /* agent-state records to every spooled output (0 = off) */
+    /* redaction (before anything leaves the host): */
+    bool redact;               /* apply to the message of alerts and events */
+    bool redact_nir, redact_email, redact_iban;
+    vg_strlist redact_patterns; /* extra PCRE2 patterns */
+    int redact_method;         /* 0 = hash (keyed, same value -> same token), 1 = mask */
+    char *redact_key_file;     /* key of the hash (default: generated in the state directory) */
+    bool redact_rule_fields;   /* also the rule's matched fields (off by default) */
     /* inputs / outputs: */
     vg_input_conf *inputs;
     size_t ninputs;

@@ -71,6 +71,7 @@ const char *vg_err_name(vg_err code)
     case VG_ENOTFOUND: return "not found";
     case VG_EINVAL: return "invalid argument";
     case VG_EVERSION: return "unknown format version";
+    case VG_EPERM: return "permission refused";
     }
     return "unknown error";
 }

@@ -24,6 +24,7 @@ typedef enum vg_err {
     VG_ENOTFOUND,    /* a named thing does not exist */
     VG_EINVAL,       /* invalid argument from the caller */
     VG_EVERSION,     /* an on-disk format version this build does not know */
+    VG_EPERM,        /* refused by a peer or the system: credentials, certificate, permissions */
 } vg_err;
 
 #define VG_ERRMSG_MAX 1024

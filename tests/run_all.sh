@@ -14,7 +14,8 @@ BUILD=${VG_BUILD:-$ROOT/build}
 cd "$ROOT"
 
 DEPS="meson ninja-build pkg-config gcc libpcre2-dev zlib1g-dev libyaml-dev libjansson-dev
-      libsystemd-dev libcriterion-dev systemd-journal-remote python3 gzip procps"
+      libsystemd-dev libyara-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
+      systemd-journal-remote python3 gzip procps"
 missing=
 for p in $DEPS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
