@@ -140,6 +140,8 @@ static bool looks_ip(const vg_str *v)
     return digit || colon;
 }
 
+static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev);
+
 bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
                     const vg_event *ev, int64_t now_ns)
 {
@@ -234,6 +236,14 @@ bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *
         vg_buf_putc(b, '}');
     }
 
+    write_body(b, info, ev);
+    return !b->overflow;
+}
+
+/* host, agent, log, source, user, related, message and the vigie object:
+   what alerts and forwarded events share. Ends the top-level object. */
+static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev)
+{
     vg_buf_puts(b, ",\"host\":{\"name\":");
     vg_json_cstr(b, info->hostname);
     vg_buf_puts(b, "},\"agent\":{\"type\":\"vigie\",\"id\":");
@@ -318,5 +328,21 @@ bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *
     if (ev->flags & VG_EV_PARSE_FAILED)
         vg_buf_puts(b, ",\"parse_failed\":true");
     vg_buf_puts(b, "}}");
+}
+
+bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
+                           int64_t now_ns)
+{
+    char id[33];
+    vg_buf_reset(b);
+    vg_alert_id(id, ev->stream ? ev->stream->id : "none", ev->offset, "");
+    vg_buf_puts(b, "{\"@timestamp\":");
+    vg_json_time(b, ev->ts_ns ? ev->ts_ns : now_ns);
+    vg_buf_puts(b, ",\"event\":{\"id\":\"");
+    vg_buf_puts(b, id);
+    vg_buf_puts(b, "\",\"kind\":\"event\",\"created\":");
+    vg_json_time(b, now_ns);
+    vg_buf_puts(b, ",\"module\":\"vigie\"}");
+    write_body(b, info, ev);
     return !b->overflow;
 }

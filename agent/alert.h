@@ -40,6 +40,12 @@ void vg_alert_free(vg_alert *a);
 bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
                     const vg_event *ev, int64_t now_ns);
 
+/* A forwarded raw event (event.kind "event"): the alert's document without
+   rule and threat; event.id is the hash of stream and offset. Returns
+   false when it did not fit b's cap. */
+bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
+                           int64_t now_ns);
+
 /* ECS event.severity of a Sigma level rank (documented mapping). */
 int vg_alert_severity(int level_rank);
 

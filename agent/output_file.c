@@ -6,6 +6,11 @@
  * pipeline commit input positions. Opened O_APPEND, so logrotate's
  * copytruncate and an external reader are safe; a rename by logrotate is
  * noticed at the next flush (inode changed) and the path reopened.
+ *
+ * Built-in rotation (rotate_size > 0): before a write would take the file
+ * past rotate_size, the file is fsync'ed and renamed path.1 (path.1 ->
+ * path.2 ... up to rotate_keep; the oldest is replaced), and a new file is
+ * started. A single flush larger than rotate_size still goes to one file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +27,12 @@ typedef struct out_file {
     int fd;
     int min_rank;
     ino_t ino;
+    int64_t size;        /* bytes in the current file */
+    int64_t rotate_size; /* 0 = never */
+    int64_t keep;
     vg_buf pending;
     bool dirty; /* written since the last fsync */
-    vg_counter *written, *errors, *bytes;
+    vg_counter *written, *errors, *bytes, *rotations;
 } out_file;
 
 static vg_err of_open(out_file *o, vg_errbuf *eb)
@@ -33,8 +41,10 @@ static vg_err of_open(out_file *o, vg_errbuf *eb)
     if (fd < 0)
         return vg_errno(eb, VG_EIO, "%s: cannot open alert file", o->path);
     struct stat st;
-    if (fstat(fd, &st) == 0)
+    if (fstat(fd, &st) == 0) {
         o->ino = st.st_ino;
+        o->size = st.st_size;
+    }
     if (o->fd >= 0)
         close(o->fd);
     o->fd = fd;
@@ -48,6 +58,8 @@ static vg_err of_create(const vg_output_conf *c, vg_stats *st, void **self, vg_e
         return vg_errf(eb, VG_ENOMEM, "out of memory");
     o->fd = -1;
     o->min_rank = c->min_level_rank;
+    o->rotate_size = c->rotate_size;
+    o->keep = c->rotate_keep > 0 ? c->rotate_keep : 1;
     vg_buf_init(&o->pending, 64 << 20);
     if (!(o->path = strdup(c->path))) {
         free(o);
@@ -62,6 +74,7 @@ static vg_err of_create(const vg_output_conf *c, vg_stats *st, void **self, vg_e
     o->written = vg_stats_counter(st, "output.alerts", "output", c->name);
     o->errors = vg_stats_counter(st, "output.errors", "output", c->name);
     o->bytes = vg_stats_counter(st, "output.bytes", "output", c->name);
+    o->rotations = vg_stats_counter(st, "output.rotations", "output", c->name);
     *self = o;
     return VG_OK;
 }
@@ -80,6 +93,40 @@ static vg_err write_all(int fd, const char *p, size_t n)
     return VG_OK;
 }
 
+/* path.(keep-1) -> path.keep, ..., path -> path.1; then a fresh path. */
+static vg_err of_rotate(out_file *o, vg_errbuf *eb)
+{
+    if (o->dirty && fdatasync(o->fd))
+        return vg_errno(eb, VG_EIO, "%s: fsync failed", o->path);
+    o->dirty = false;
+    size_t n = strlen(o->path) + 24;
+    char *from = malloc(n), *to = malloc(n);
+    vg_err r = VG_OK;
+    if (!from || !to) {
+        r = vg_errf(eb, VG_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int64_t i = o->keep - 1; i >= 1; i--) {
+        snprintf(from, n, "%s.%lld", o->path, (long long)i);
+        snprintf(to, n, "%s.%lld", o->path, (long long)i + 1);
+        if (rename(from, to) && errno != ENOENT) {
+            r = vg_errno(eb, VG_EIO, "%s: cannot rotate to %s", from, to);
+            goto out;
+        }
+    }
+    snprintf(to, n, "%s.1", o->path);
+    if (rename(o->path, to) && errno != ENOENT) {
+        r = vg_errno(eb, VG_EIO, "%s: cannot rotate to %s", o->path, to);
+        goto out;
+    }
+    vg_counter_add(o->rotations, 1);
+    r = of_open(o, eb);
+out:
+    free(from);
+    free(to);
+    return r;
+}
+
 static vg_err of_drain(out_file *o, vg_errbuf *eb)
 {
     if (!o->pending.n)
@@ -93,12 +140,20 @@ static vg_err of_drain(out_file *o, vg_errbuf *eb)
         if (r)
             return r;
     }
+    if (o->rotate_size > 0 && o->size > 0 && o->size + (int64_t)o->pending.n > o->rotate_size) {
+        vg_err r = of_rotate(o, eb);
+        if (r) {
+            vg_counter_add(o->errors, 1);
+            return r;
+        }
+    }
     if (write_all(o->fd, o->pending.p, o->pending.n)) {
         vg_counter_add(o->errors, 1);
         /* Keep the data: the next flush tries again; positions do not advance. */
         return vg_errno(eb, VG_EIO, "%s: write failed", o->path);
     }
     vg_counter_add(o->bytes, o->pending.n);
+    o->size += (int64_t)o->pending.n;
     vg_buf_reset(&o->pending);
     o->dirty = true;
     return VG_OK;
