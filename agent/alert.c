@@ -86,6 +86,17 @@ static void key(vg_buf *b, const char *k)
     vg_buf_puts(b, "\":");
 }
 
+/* Record where the JSON token written by `code` lies (for reckeys.h). */
+#define MARK(k, i, code)                                                                  \
+    do {                                                                                  \
+        size_t mark_at_ = b->n;                                                           \
+        code;                                                                             \
+        if (k) {                                                                          \
+            (k)->off[i] = (uint32_t)mark_at_;                                             \
+            (k)->len[i] = (uint32_t)(b->n - mark_at_);                                    \
+        }                                                                                 \
+    } while (0)
+
 static void kstr(vg_buf *b, const char *k, const char *v)
 {
     key(b, k);
@@ -140,24 +151,51 @@ static bool looks_ip(const vg_str *v)
     return digit || colon;
 }
 
-static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev);
+static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
+                       const char *stateful, vg_reckeys *k);
+
+/* The sender's address of an event a syslog listener received (its stream
+   id starts with "l:"), or NULL. */
+static const vg_str *listened(const vg_event *ev)
+{
+    if (!ev->stream || strncmp(ev->stream->id, "l:", 2))
+        return NULL;
+    const vg_str *a = vg_event_get(ev, VG_STR("log.source.address"));
+    return a && a->n ? a : NULL;
+}
 
 bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
                     const vg_event *ev, int64_t now_ns)
+{
+    return vg_alert_build_ex(a, info, r, ev, now_ns, NULL);
+}
+
+bool vg_alert_build_ex(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
+                       const vg_event *ev, int64_t now_ns, const vg_alert_extra *x)
 {
     vg_buf *b = &a->json;
     vg_buf_reset(b);
     a->rule = r;
     a->ev = ev;
     a->created_ns = now_ns;
+    a->summary = x ? x->summary : NULL;
     const char *sid = ev->stream ? ev->stream->id : "none";
-    vg_alert_id(a->id, sid, ev->offset, r->id ? r->id : "");
+    if (x && x->id_key) /* a stateful alert: its window's identity */
+        vg_alert_id(a->id, x->id_key, 0, r->id ? r->id : "");
+    else
+        vg_alert_id(a->id, sid, ev->offset, r->id ? r->id : "");
 
+    vg_reckeys *rk = &a->keys;
+    vg_reckeys_clear(rk);
+    rk->ts_ns = ev->ts_ns ? ev->ts_ns : now_ns;
+    rk->severity = vg_alert_severity(r->level_rank);
     vg_buf_puts(b, "{\"@timestamp\":");
     vg_json_time(b, ev->ts_ns ? ev->ts_ns : now_ns);
-    vg_buf_puts(b, ",\"event\":{\"id\":\"");
-    vg_buf_puts(b, a->id);
-    vg_buf_puts(b, "\",\"kind\":\"alert\",\"created\":");
+    vg_buf_puts(b, ",\"event\":{\"id\":");
+    MARK(rk, VG_RK_ID, vg_buf_putc(b, '"'); vg_buf_puts(b, a->id); vg_buf_putc(b, '"'));
+    vg_buf_puts(b, ",\"kind\":");
+    MARK(rk, VG_RK_KIND, vg_buf_puts(b, "\"alert\""));
+    vg_buf_puts(b, ",\"created\":");
     vg_json_time(b, now_ns);
     vg_buf_printf(b, ",\"severity\":%d,\"module\":\"vigie\"", vg_alert_severity(r->level_rank));
     if (ev->stream && ev->stream->input) {
@@ -165,11 +203,17 @@ bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *
         vg_json_cstr(b, ev->stream->input);
     }
     vg_buf_puts(b, "},\"rule\":{");
-    kstr(b, "id", r->id);
-    kstr(b, "name", r->title);
+    key(b, "id");
+    MARK(rk, VG_RK_RULE_ID, vg_json_cstr(b, r->id));
+    vg_buf_putc(b, ',');
+    key(b, "name");
+    MARK(rk, VG_RK_RULE_NAME, vg_json_cstr(b, r->title));
+    vg_buf_putc(b, ',');
     if (r->description)
         kstr(b, "description", r->description);
-    kstr(b, "level", r->level);
+    key(b, "level");
+    MARK(rk, VG_RK_LEVEL, vg_json_cstr(b, r->level));
+    vg_buf_putc(b, ',');
     if (r->status)
         kstr(b, "status", r->status);
     if (r->author)
@@ -236,30 +280,47 @@ bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *
         vg_buf_putc(b, '}');
     }
 
-    write_body(b, info, ev);
+    write_body(b, info, ev, x ? x->vigie_json : NULL, rk);
     return !b->overflow;
 }
 
 /* host, agent, log, source, user, related, message and the vigie object:
    what alerts and forwarded events share. Ends the top-level object. */
-static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev)
+static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
+                       const char *stateful, vg_reckeys *k)
 {
+    /* An event a syslog listener received is about the sender: host.* is
+       the sender (its HOSTNAME, else its address), the agent is observer.*. */
+    const vg_str *from = listened(ev);
     vg_buf_puts(b, ",\"host\":{\"name\":");
-    vg_json_cstr(b, info->hostname);
+    MARK(k, VG_RK_HOST,
+         if (from && ev->hostname.n) vg_json_str(b, ev->hostname.p, ev->hostname.n);
+         else if (from) vg_json_str(b, from->p, from->n);
+         else vg_json_cstr(b, info->hostname));
+    if (from) {
+        vg_buf_puts(b, "},\"observer\":{\"hostname\":");
+        vg_json_cstr(b, info->hostname);
+        vg_buf_puts(b, ",\"type\":\"log-agent\",\"vendor\":\"vigie\"");
+    }
     vg_buf_puts(b, "},\"agent\":{\"type\":\"vigie\",\"id\":");
-    vg_json_cstr(b, info->agent_id);
+    MARK(k, VG_RK_AGENT, vg_json_cstr(b, info->agent_id));
     vg_buf_puts(b, ",\"version\":");
     vg_json_cstr(b, info->version);
     vg_buf_putc(b, '}');
 
     vg_buf_puts(b, ",\"log\":{");
-    if (ev->stream && ev->stream->name) {
+    if (from) {
+        vg_buf_puts(b, "\"source\":{\"address\":");
+        MARK(k, VG_RK_PATH, vg_json_str(b, from->p, from->n));
+        vg_buf_puts(b, "},");
+    }
+    if (!from && ev->stream && ev->stream->name) {
         if (ev->stream->id[0] == 'j') {
             key(b, "journald_unit");
-            vg_json_cstr(b, ev->stream->name);
+            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
         } else {
             vg_buf_puts(b, "\"file\":{\"path\":");
-            vg_json_cstr(b, ev->stream->name);
+            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
             vg_buf_putc(b, '}');
         }
         vg_buf_putc(b, ',');
@@ -271,12 +332,12 @@ static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev)
     const vg_str *user = first_field(ev, vg_alert_user_fields);
     if (ip && looks_ip(ip)) {
         vg_buf_puts(b, ",\"source\":{\"ip\":");
-        vg_json_str(b, ip->p, ip->n);
+        MARK(k, VG_RK_SOURCE_IP, vg_json_str(b, ip->p, ip->n));
         vg_buf_putc(b, '}');
     }
     if (user) {
         vg_buf_puts(b, ",\"user\":{\"name\":");
-        vg_json_str(b, user->p, user->n);
+        MARK(k, VG_RK_USER, vg_json_str(b, user->p, user->n));
         vg_buf_putc(b, '}');
     }
     if ((ip && looks_ip(ip)) || user) {
@@ -301,7 +362,7 @@ static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev)
         cut = true;
     }
     vg_buf_puts(b, ",\"message\":");
-    vg_json_str(b, ev->raw.p ? ev->raw.p : "", mlen);
+    MARK(k, VG_RK_MESSAGE, vg_json_str(b, ev->raw.p ? ev->raw.p : "", mlen));
 
     vg_buf_puts(b, ",\"vigie\":{\"fields\":{");
     for (unsigned i = 0; i < ev->nfields; i++) {
@@ -327,22 +388,61 @@ static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev)
         vg_buf_puts(b, ",\"message_cut\":true");
     if (ev->flags & VG_EV_PARSE_FAILED)
         vg_buf_puts(b, ",\"parse_failed\":true");
+    if (ev->vigie_extra && *ev->vigie_extra) { /* built by a detector with the JSON writer */
+        vg_buf_putc(b, ',');
+        vg_buf_puts(b, ev->vigie_extra);
+    }
+    if (stateful && *stateful) { /* vigie.count, group, window, samples (stateful.c) */
+        vg_buf_putc(b, ',');
+        vg_buf_puts(b, stateful);
+    }
     vg_buf_puts(b, "}}");
 }
 
 bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
-                           int64_t now_ns)
+                           int64_t now_ns, vg_reckeys *k)
 {
-    char id[33];
+    /* Compact on purpose: raw events are forwarded in volume and compressed;
+       a 128-bit hash per line would be ~16 incompressible bytes. The id is
+       the stream's hash (the same on every line of a stream) and the offset:
+       deterministic, unique per line, cheap to compress. */
+    char sid[33];
     vg_buf_reset(b);
-    vg_alert_id(id, ev->stream ? ev->stream->id : "none", ev->offset, "");
+    vg_alert_id(sid, ev->stream ? ev->stream->id : "none", 0, "");
+    if (k) {
+        vg_reckeys_clear(k);
+        k->ts_ns = ev->ts_ns ? ev->ts_ns : now_ns;
+    }
     vg_buf_puts(b, "{\"@timestamp\":");
     vg_json_time(b, ev->ts_ns ? ev->ts_ns : now_ns);
-    vg_buf_puts(b, ",\"event\":{\"id\":\"");
-    vg_buf_puts(b, id);
-    vg_buf_puts(b, "\",\"kind\":\"event\",\"created\":");
-    vg_json_time(b, now_ns);
-    vg_buf_puts(b, ",\"module\":\"vigie\"}");
-    write_body(b, info, ev);
+    vg_buf_puts(b, ",\"event\":{\"id\":");
+    MARK(k, VG_RK_ID, vg_buf_printf(b, "\"%.12s-%llu\"", sid, (unsigned long long)ev->offset));
+    vg_buf_puts(b, ",\"kind\":");
+    MARK(k, VG_RK_KIND, vg_buf_puts(b, "\"event\""));
+    vg_buf_puts(b, "},\"host\":{\"name\":");
+    MARK(k, VG_RK_HOST, vg_json_cstr(b, info->hostname));
+    vg_buf_puts(b, "},\"agent\":{\"id\":");
+    MARK(k, VG_RK_AGENT, vg_json_cstr(b, info->agent_id));
+    vg_buf_puts(b, "},\"log\":{");
+    if (ev->stream && ev->stream->name) {
+        if (ev->stream->id[0] == 'j') {
+            key(b, "journald_unit");
+            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
+        } else {
+            vg_buf_puts(b, "\"file\":{\"path\":");
+            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
+            vg_buf_putc(b, '}');
+        }
+        vg_buf_putc(b, ',');
+    }
+    vg_buf_printf(b, "\"offset\":%llu}", (unsigned long long)ev->offset);
+    size_t mlen = ev->raw.n;
+    if (info->max_message && mlen > info->max_message)
+        mlen = info->max_message;
+    vg_buf_puts(b, ",\"message\":");
+    MARK(k, VG_RK_MESSAGE, vg_json_str(b, ev->raw.p ? ev->raw.p : "", mlen));
+    if (mlen < ev->raw.n)
+        vg_buf_puts(b, ",\"vigie\":{\"message_cut\":true}");
+    vg_buf_putc(b, '}');
     return !b->overflow;
 }

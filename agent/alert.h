@@ -16,6 +16,7 @@
 #include "../detectors/rule.h"
 #include "event.h"
 #include "json.h"
+#include "reckeys.h"
 
 typedef struct vg_agent_info {
     const char *hostname;
@@ -29,7 +30,10 @@ typedef struct vg_alert {
     const vg_event *ev;
     int64_t created_ns;
     char id[33];     /* event.id, hex */
+    const char *summary; /* stateful alerts: "count 279 (final) ip=...", else NULL; valid
+                            while the alert is being written */
     vg_buf json;     /* the alert, one JSON object without newline */
+    vg_reckeys keys; /* where its key values are in json (for the transports) */
 } vg_alert;
 
 void vg_alert_init(vg_alert *a);
@@ -40,11 +44,27 @@ void vg_alert_free(vg_alert *a);
 bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
                     const vg_event *ev, int64_t now_ns);
 
-/* A forwarded raw event (event.kind "event"): the alert's document without
-   rule and threat; event.id is the hash of stream and offset. Returns
-   false when it did not fit b's cap. */
+/* A forwarded raw event (event.kind "event"), compact: @timestamp, event.id
+   ("<12 hex of the stream's hash>-<offset>": deterministic, unique per
+   line), host.name, agent.id, log.file.path (or log.journald_unit),
+   log.offset, message. k (may be NULL) gets where the key values are.
+   Returns false when it did not fit b's cap. */
 bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
-                           int64_t now_ns);
+                           int64_t now_ns, vg_reckeys *k);
+
+/* Optional parts of a stateful alert (detectors/stateful.h): members added
+   inside "vigie" (a JSON fragment without braces: "count":12,"group":{...}),
+   and a key (a correlation window's) that replaces the stream identity and
+   offset in event.id, so each window and update has its own stable id. */
+typedef struct vg_alert_extra {
+    const char *vigie_json;
+    const char *id_key;
+    const char *summary; /* for text output (vg_alert.summary) */
+} vg_alert_extra;
+
+/* vg_alert_build with extra parts (x may be NULL). */
+bool vg_alert_build_ex(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *r,
+                       const vg_event *ev, int64_t now_ns, const vg_alert_extra *x);
 
 /* ECS event.severity of a Sigma level rank (documented mapping). */
 int vg_alert_severity(int level_rank);

@@ -12,6 +12,8 @@ int vg_cmd_run(int argc, char **argv);
 int vg_cmd_scan(int argc, char **argv);
 int vg_cmd_rules(int argc, char **argv);
 int vg_cmd_config(int argc, char **argv);
+int vg_cmd_status(int argc, char **argv);
+int vg_cmd_alerts(int argc, char **argv);
 
 /* Print a rule diagnostic as "file:line:col: error: msg" on stderr. */
 void vg_cmd_print_diag(void *ud, const vg_diag *d);

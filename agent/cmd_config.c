@@ -1,5 +1,6 @@
 /* cmd_config.c - `vigie config check|reference`. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,12 +11,23 @@ int vg_cmd_config(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fprintf(argc < 2 ? stderr : stdout,
-                "usage: vigie config check [-c FILE]\n       vigie config reference\n");
+                "usage: vigie config check [-c FILE]\n"
+                "       vigie config reference [--format markdown|man]\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "reference")) {
-        vg_config_reference(stdout);
-        return 0;
+        /* --format man: the vigie.yml(5) page (built by meson, see man/). */
+        bool man = argc >= 4 && !strcmp(argv[2], "--format") && !strcmp(argv[3], "man");
+        if (argc > 2 && !man && !(argc == 4 && !strcmp(argv[2], "--format") &&
+                                  !strcmp(argv[3], "markdown"))) {
+            fprintf(stderr, "usage: vigie config reference [--format markdown|man]\n");
+            return 2;
+        }
+        if (man)
+            vg_config_reference_man(stdout);
+        else
+            vg_config_reference(stdout);
+        return fflush(stdout) ? 1 : 0;
     }
     if (strcmp(argv[1], "check")) {
         fprintf(stderr, "vigie config: unknown subcommand '%s'\n", argv[1]);

@@ -20,7 +20,10 @@
 #include "../collectors/parser.h"
 #include "../detectors/detector.h"
 #include "../detectors/ruleset.h"
+#include "../detectors/correlation.h"
 #include "../detectors/sigma.h"
+#include "../detectors/yara_tests.h"
+#include "../detectors/stateful.h"
 #include "cmd.h"
 #include "json.h"
 #include "log.h"
@@ -154,6 +157,166 @@ static bool env_explain(rules_env *e, const vg_sigma_rule *r)
     return vg_sigma_explain(r, e->ev, e->scr, &e->arena, on_sel, &eo);
 }
 
+/* ---- correlation tests: timestamped lines through a fresh stateful engine ---- */
+
+typedef struct corr_seen {
+    const vg_rule_meta *rule;
+    int64_t alerts;
+    json_t *last; /* the last alert's vigie fragment */
+} corr_seen;
+
+static void corr_collect(void *ud, const vg_stateful_alert *a)
+{
+    corr_seen *c = ud;
+    if (a->rule != c->rule)
+        return;
+    c->alerts++;
+    char *js = NULL;
+    if (a->vigie_json && asprintf(&js, "{%s}", a->vigie_json) > 0) {
+        if (c->last)
+            json_decref(c->last);
+        c->last = json_loads(js, 0, NULL);
+    }
+    free(js);
+}
+
+/* The log source of a correlation's first base rule (through chains). */
+static const vg_logsource *corr_logsource(const vg_corr_rule *c, vg_corr_rule *const *all, size_t n)
+{
+    for (int depth = 0; depth < 32; depth++) {
+        const vg_rule_meta *m = c->refs[0];
+        if (!m->is_correlation)
+            return &m->logsource;
+        const vg_corr_rule *next = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (&all[i]->meta == m)
+                next = all[i];
+        if (!next)
+            break;
+        c = next;
+    }
+    return NULL;
+}
+
+/* Run one sequence test case for rule `target` (a correlation, or a
+   single-event rule with suppression); NULL = passed, else why. */
+static const char *corr_run(rules_env *E, const vg_rule_meta *target, const vg_logsource *dls,
+                            const vg_corr_test *t, char *why, size_t nwhy)
+{
+    vg_stateful *sf = NULL;
+    vg_errbuf eb;
+    if (vg_stateful_create(NULL, E->st, &sf, &eb))
+        return "out of memory";
+    vg_stateful_bind(sf, E->rs);
+    const vg_parser *pr = vg_parser_find(t->format ? t->format : "syslog");
+    if (!pr) {
+        vg_stateful_destroy(sf);
+        return "unknown format";
+    }
+    char lsbuf[256];
+    vg_logsource ls = dls ? *dls : (vg_logsource){0};
+    if (t->logsource)
+        vg_logsource_parse(t->logsource, lsbuf, sizeof lsbuf, &ls);
+    vg_stream stream = {"test:0", "test", "test"};
+    corr_seen seen = {target, 0, NULL};
+    int64_t clock = 0;
+    uint64_t off = 0;
+    for (size_t i = 0; i < t->nlines; i++) {
+        const vg_corr_test_line *tl = &t->lines[i];
+        for (unsigned r = 0; r < tl->repeat; r++) {
+            build_event(E->ev, &E->arena, tl->line, pr, &ls, &stream, E->mf, E->mfs);
+            if (r == 0 && tl->at_ns)
+                clock = tl->at_ns;
+            else if ((r > 0 || tl->after_ns) && clock)
+                clock += tl->after_ns;
+            else if (E->ev->ts_ns)
+                clock = E->ev->ts_ns;
+            E->ev->ts_ns = clock;
+            E->ev->offset = off++;
+            vg_sigma_scratch_next_event(E->scr);
+            for (size_t k = 0; k < E->n; k++) {
+                vg_rule_meta *m = vg_sigma_meta(E->rules[k]);
+                if (vg_logsource_accepts(&m->logsource, E->ev) &&
+                    vg_sigma_match(E->rules[k], E->ev, E->scr, &E->arena))
+                    vg_stateful_feed(sf, m, E->ev, corr_collect, &seen);
+            }
+            vg_arena_reset(&E->arena);
+        }
+    }
+    vg_stateful_close_all(sf, corr_collect, &seen);
+    vg_stateful_destroy(sf);
+    const char *ret = NULL;
+    const json_t *last = seen.last;
+    if (seen.alerts != t->alerts) {
+        snprintf(why, nwhy, "expected %lld alerts, got %lld", (long long)t->alerts,
+                 (long long)seen.alerts);
+        ret = why;
+    } else if (t->count >= 0 &&
+               (!last || json_integer_value(json_object_get(last, "count")) != t->count)) {
+        snprintf(why, nwhy, "expected vigie.count %lld in the last alert, got %lld",
+                 (long long)t->count,
+                 last ? (long long)json_integer_value(json_object_get(last, "count")) : -1LL);
+        ret = why;
+    }
+    for (size_t g = 0; !ret && g < t->ngroup; g++) {
+        const char *want = t->group[g].values.n ? t->group[g].values.v[0] : "";
+        const char *got = json_string_value(
+            json_object_get(json_object_get(last, "group"), t->group[g].key));
+        if (!got || strcmp(got, want)) {
+            snprintf(why, nwhy, "expected vigie.group.%s '%s', got '%s'", t->group[g].key, want,
+                     got ? got : "(none)");
+            ret = why;
+        }
+    }
+    if (seen.last)
+        json_decref(seen.last);
+    return ret;
+}
+
+/* One sequence case's verdict, as text or a JSON line. */
+static void seq_report(const vg_rule_meta *m, int line_no, const char *w, bool json, bool verbose)
+{
+    if (json) {
+        vg_buf b;
+        vg_buf_init(&b, 1 << 16);
+        vg_buf_puts(&b, "{\"file\":");
+        vg_json_cstr(&b, m->file);
+        vg_buf_printf(&b, ",\"line\":%d,\"rule\":", line_no);
+        vg_json_cstr(&b, m->title);
+        vg_buf_puts(&b, ",\"id\":");
+        vg_json_cstr(&b, m->id);
+        vg_buf_printf(&b, ",\"ok\":%s", w ? "false" : "true");
+        if (w) {
+            vg_buf_puts(&b, ",\"reason\":");
+            vg_json_cstr(&b, w);
+        }
+        vg_buf_puts(&b, "}\n");
+        fwrite(b.p, 1, b.n, stdout);
+        vg_buf_free(&b);
+    } else if (w) {
+        printf("FAIL %s:%d: %s: %s\n", m->file, line_no, m->title, w);
+    } else if (verbose) {
+        printf("ok   %s:%d: %s (sequence)\n", m->file, line_no, m->title);
+    }
+}
+
+static void corr_tests(rules_env *E, bool verbose, bool json, size_t *passed, size_t *failed)
+{
+    size_t n;
+    vg_corr_rule *const *all =
+        vg_detector_sigma_correlations(vg_ruleset_detector(E->rs, &vg_detector_sigma), &n);
+    for (size_t i = 0; i < n; i++) {
+        const vg_corr_rule *c = all[i];
+        for (size_t k = 0; k < c->ntests; k++) {
+            char why[600];
+            const char *w =
+                corr_run(E, &c->meta, corr_logsource(c, all, n), &c->tests[k], why, sizeof why);
+            w ? (*failed)++ : (*passed)++;
+            seq_report(&c->meta, c->tests[k].line_no, w, json, verbose);
+        }
+    }
+}
+
 static int cmd_test(int argc, char **argv)
 {
     bool verbose = false, json = false;
@@ -195,6 +358,20 @@ static int cmd_test(int argc, char **argv)
                 printf("NOTE %s: %s has no test case\n", m->file, m->title);
         }
         for (size_t k = 0; k < nt; k++) {
+            if (t[k].sequence) { /* timestamped lines through the stateful engine */
+                char why[VG_ERRMSG_MAX + 64];
+                vg_corr_test ct;
+                vg_errbuf eb;
+                const char *w = why;
+                if (vg_corr_test_from_json(t[k].sequence, &ct, &eb))
+                    snprintf(why, sizeof why, "x_vigie.tests: %s", eb.msg);
+                else
+                    w = corr_run(&E, m, &m->logsource, &ct, why, sizeof why);
+                vg_corr_test_free(&ct);
+                w ? failed++ : passed++;
+                seq_report(m, t[k].line_no, w, json, verbose);
+                continue;
+            }
             const vg_parser *pr = vg_parser_find(t[k].format ? t[k].format : "syslog");
             char lsbuf[256];
             vg_logsource ls = m->logsource;
@@ -265,6 +442,13 @@ static int cmd_test(int argc, char **argv)
             vg_arena_reset(&E.arena);
         }
     }
+    corr_tests(&E, verbose, json, &passed, &failed);
+    /* YARA rules: the cases of their sidecar files (<file>.yar.tests) */
+    vg_yara_test_opts yo = {stdout, verbose, json};
+    vg_yara_test_report yr;
+    vg_yara_run_tests(vg_ruleset_detector(E.rs, &vg_detector_yara), &yo, &yr);
+    passed += yr.passed;
+    failed += yr.failed;
     if (json)
         printf("{\"summary\":{\"rules\":%zu,\"without_tests\":%zu,\"passed\":%zu,"
                "\"failed\":%zu,\"rejected\":%zu}}\n", n, untested, passed, failed, E.rejected);
@@ -558,6 +742,11 @@ int vg_cmd_rules(int argc, char **argv)
            "states, %.1f KiB\n", (unsigned long long)vg_stats_sum(st, "prefilter.rules"),
            rep.loaded, (unsigned long long)vg_stats_sum(st, "prefilter.states"),
            (double)vg_stats_sum(st, "prefilter.bytes") / 1024.0);
+    if (vg_stats_sum(st, "yara.rules"))
+        printf("yara: %llu rules, %llu behind needles, %llu on files only (they match without "
+               "their strings)\n", (unsigned long long)vg_stats_sum(st, "yara.rules"),
+               (unsigned long long)vg_stats_sum(st, "yara.needle_rules"),
+               (unsigned long long)vg_stats_sum(st, "yara.rules_files_only"));
     int rc = rep.rejected ? 1 : 0;
     if (cfgpath) {
         vg_config *site;

@@ -6,6 +6,8 @@
  * configuration and rules, and says why.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +17,16 @@
 #include "config.h"
 #include "log.h"
 #include "pipeline.h"
+#include "privs.h"
 #include "state.h"
+#include "status.h"
 
 typedef struct run_opts {
     const char *config;
     vg_strlist rules;    /* --rules: replace the configured rule paths */
     const char *state_dir;
     size_t diags;        /* rejections seen while loading */
+    bool allow_root;     /* --allow-root: may keep running as root without agent.user */
 } run_opts;
 
 void vg_cmd_print_diag(void *ud, const vg_diag *d)
@@ -110,16 +115,29 @@ static void usage(FILE *f)
                "  -c, --config FILE   configuration (default " VG_DEFAULT_CONFIG ")\n"
                "  -r, --rules PATH    rule file or directory, replaces rules.paths (repeatable)\n"
                "  -s, --state-dir DIR replaces agent.state_dir\n"
+               "      --allow-root    keep running as root when agent.user is not set\n"
                "signals: TERM/INT stop cleanly, HUP reloads, USR1 prints statistics\n");
 }
 
 int vg_cmd_run(int argc, char **argv)
 {
+    /* The pipeline thread takes these through a signalfd. Blocked here,
+       before any thread exists (senders, status, file-scan workers), so every
+       thread inherits the mask and none can be killed by a SIGTERM meant for
+       a clean stop. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     run_opts o = {VG_DEFAULT_CONFIG, {NULL, 0}, NULL, 0};
     static const struct option lo[] = {{"config", required_argument, 0, 'c'},
                                        {"rules", required_argument, 0, 'r'},
                                        {"state-dir", required_argument, 0, 's'},
                                        {"help", no_argument, 0, 'h'},
+                                       {"allow-root", no_argument, 0, 'R'},
                                        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:r:s:h", lo, NULL)) != -1) {
@@ -138,6 +156,9 @@ int vg_cmd_run(int argc, char **argv)
         case 's':
             o.state_dir = optarg;
             break;
+        case 'R':
+            o.allow_root = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -151,6 +172,7 @@ int vg_cmd_run(int argc, char **argv)
     vg_config *cfg = NULL;
     vg_ruleset *rs = NULL;
     vg_pipeline *p = NULL;
+    vg_status *status = NULL;
     vg_errbuf eb;
     char agent_id[37];
     if (!st) {
@@ -162,6 +184,14 @@ int vg_cmd_run(int argc, char **argv)
         goto out;
     }
     if (vg_state_prepare(cfg->state_dir, &eb) || vg_state_agent_id(cfg->state_dir, agent_id, &eb)) {
+        fprintf(stderr, "vigie: %s\n", eb.msg);
+        vg_config_destroy(cfg);
+        vg_ruleset_destroy(rs);
+        goto out;
+    }
+    /* Privileges: before any other thread exists (capabilities are per
+       thread); the inputs are opened later, with the kept capabilities. */
+    if (vg_privs_drop(cfg, o.allow_root, &eb) || vg_status_start(cfg, st, &status, &eb)) {
         fprintf(stderr, "vigie: %s\n", eb.msg);
         vg_config_destroy(cfg);
         vg_ruleset_destroy(rs);
@@ -182,6 +212,7 @@ int vg_cmd_run(int argc, char **argv)
     rc = 0;
 out:
     vg_pipeline_destroy(p);
+    vg_status_stop(status);
     if (st) {
         fprintf(stderr, "--- vigie statistics at exit ---\n");
         vg_stats_print(st, stderr);

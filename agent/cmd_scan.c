@@ -478,6 +478,7 @@ int vg_cmd_scan(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (scan_file(&s, argv[i]))
             errors++;
+    vg_pipeline_stateful_close(s.p); /* open correlation windows say what they owe */
     fflush(stdout);
     double secs = (double)(mono_ns() - s.t0) / 1e9;
     if (!quiet) {

@@ -60,7 +60,7 @@ struct vg_option {
 static const char *const levels[] = {"informational", "low", "medium", "high", "critical", NULL};
 static const char *const start_ats[] = {"end", "beginning", NULL};
 static const char *const watches[] = {"auto", "inotify", "poll", NULL};
-static const char *const input_types[] = {"file", "journald", NULL};
+static const char *const input_types[] = {"file", "journald", "syslog", NULL};
 static const char *const output_types[] = {"stdout", "file", "http", "syslog", NULL};
 static const char *const presets[] = {"clickhouse", "elasticsearch", "splunk_hec", "loki", "webhook",
                                       NULL};
@@ -88,7 +88,7 @@ static const vg_option input_opts[] = {
      "unique name; keys the saved positions, so keep it stable (default: type and index)"},
     {"logsource", OPT_SECTION, IN(logsource), NULL, 0, 0, NULL, logsource_opts, 0, 0, NULL,
      "Sigma log source of the events, routes rules to them"},
-    {"format", OPT_STR, IN(format), "syslog", 0, 0, NULL, NULL, 0, 0, "file",
+    {"format", OPT_STR, IN(format), "syslog", 0, 0, NULL, NULL, 0, 0, "file,syslog",
      "parser: syslog, json, raw, access"},
     {"timezone", OPT_STR, IN(timezone), "local", 0, 0, NULL, NULL, 0, 0, NULL,
      "zone of timestamps that carry none (UTC, local, Europe/Paris)"},
@@ -112,7 +112,7 @@ static const vg_option input_opts[] = {
     {"rotate_wait", OPT_DURATION, IN(rotate_wait_ms), "5s", 100, 3600000, NULL, NULL, 0, 0, "file",
      "a rotated or deleted file stays open this long after its last byte, for writers that "
      "have not reopened yet"},
-    {"max_line", OPT_SIZE, IN(max_line), "64KiB", 256, 64 << 20, NULL, NULL, 0, 0, "file",
+    {"max_line", OPT_SIZE, IN(max_line), "64KiB", 256, 64 << 20, NULL, NULL, 0, 0, "file,syslog",
      "longer lines are truncated, flagged and counted"},
     {"read_buffer", OPT_SIZE, IN(read_buffer), "256KiB", 4096, 16 << 20, NULL, NULL, 0, 0, "file",
      "bytes per read"},
@@ -126,6 +126,40 @@ static const vg_option input_opts[] = {
      "read the journal files of this directory instead of the system journal"},
     {"files", OPT_STRLIST, IN(journal_files), NULL, 0, 0, NULL, NULL, 0, 0, "journald",
      "read these journal files instead of the system journal"},
+
+    {"udp", OPT_STR, IN(listen_udp), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "listen for UDP syslog on host:port (0.0.0.0:514, [::]:514)"},
+    {"tcp", OPT_STR, IN(listen_tcp), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "listen for TCP syslog on host:port; LF or octet-counted framing, detected per connection"},
+    {"tls", OPT_STR, IN(listen_tls), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "listen for syslog over TLS (RFC 5425) on host:port (usually 6514)"},
+    {"unix", OPT_STR, IN(listen_unix), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "listen on a unix datagram socket at this path (local programs, logger -u)"},
+    {"socket_mode", OPT_INT, IN(socket_mode), "438", 0, 0777, NULL, NULL, 0, 0, "syslog",
+     "permissions of the unix socket file (438 = 0666)"},
+    {"tls_cert_file", OPT_STR, IN(tls_cert_file), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "certificate of the TLS listener (PEM, with its chain)"},
+    {"tls_key_file", OPT_STR, IN(tls_key_file), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "its private key (must not be readable by others)"},
+    {"tls_ca_file", OPT_STR, IN(tls_ca_file), NULL, 0, 0, NULL, NULL, 0, 0, "syslog",
+     "CA that clients' certificates must chain to (with tls_client_auth)"},
+    {"tls_client_auth", OPT_BOOL, IN(tls_client_auth), "false", 0, 0, NULL, NULL, 0, 0, "syslog",
+     "refuse TLS clients without a certificate signed by tls_ca_file"},
+    {"queue_messages", OPT_INT, IN(queue_messages), "100000", 10, 10000000, NULL, NULL, 0, 0,
+     "syslog", "messages waiting for the pipeline; past this new ones are dropped and counted "
+     "(senders are never blocked)"},
+    {"queue_bytes", OPT_SIZE, IN(queue_bytes), "64MiB", 65536, 4LL << 30, NULL, NULL, 0, 0,
+     "syslog", "bytes waiting for the pipeline (same policy)"},
+    {"rate", OPT_INT, IN(rate), "0", 0, 10000000, NULL, NULL, 0, 0, "syslog",
+     "messages per second per sender (IP address; uid on the unix socket); 0 = unlimited"},
+    {"burst", OPT_INT, IN(burst), "0", 0, 10000000, NULL, NULL, 0, 0, "syslog",
+     "messages a sender may send at once above its rate (0 = rate)"},
+    {"max_senders", OPT_INT, IN(max_senders), "4096", 8, 1000000, NULL, NULL, 0, 0, "syslog",
+     "senders tracked by the rate limit (the least recent is evicted, counted)"},
+    {"max_connections", OPT_INT, IN(max_connections), "256", 1, 65536, NULL, NULL, 0, 0,
+     "syslog", "TCP and TLS connections at once; more are closed at once (counted)"},
+    {"idle_timeout", OPT_DURATION, IN(idle_timeout_ms), "1h", 1000, 86400000, NULL, NULL, 0, 0,
+     "syslog", "a TCP/TLS connection silent this long is closed"},
     END,
 };
 
@@ -225,6 +259,14 @@ static const vg_option agent_opts[] = {
      "verbosity of the agent's own messages"},
     {"heartbeat_interval", OPT_DURATION, CF(heartbeat_interval_ms), "60s", 0, 86400000, NULL,
      NULL, 0, 0, NULL, "agent-state record sent to every network output (0 = never)"},
+    {"user", OPT_STR, CF(user), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
+     "started as root, `vigie run` drops to this user (required as root unless --allow-root)"},
+    {"group", OPT_STR, CF(group), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
+     "group to run as (default: the user's primary group); also owns status.sock"},
+    {"capabilities", OPT_STRLIST, CF(capabilities), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
+     "capabilities kept after dropping root, e.g. [cap_dac_read_search] to read any log"},
+    {"metrics_listen", OPT_STR, CF(metrics_listen), NULL, 0, 0, NULL, NULL, 0, 0, NULL,
+     "Prometheus metrics over HTTP on this address, e.g. 127.0.0.1:9465 (default: off)"},
     END,
 };
 
@@ -299,6 +341,47 @@ static const vg_option redaction_opts[] = {
     END,
 };
 
+static const vg_option yara_opts[] = {
+    {"scan_timeout", OPT_DURATION, CF(yara_timeout_ms), "1s", 1000, 600000, NULL, NULL, 0, 0,
+     NULL, "time limit of one libyara scan (whole seconds); a timeout is counted per rule "
+     "(rule.yara_limit_hits) and logged once"},
+    {"file_max_size", OPT_SIZE, CF(yara_file_max_size), "16MiB", 1, (int64_t)1 << 32, NULL, NULL,
+     0, 0, NULL, "files an event names that are larger are not scanned (counted)"},
+    {"file_scans_per_minute", OPT_INT, CF(yara_file_rate), "60", 0, 100000, NULL, NULL, 0, 0,
+     NULL, "file scans requested by rules; past it requests are dropped (counted); 0 = none"},
+    {"cache", OPT_BOOL, CF(yara_cache), "true", 0, 0, NULL, NULL, 0, 0, NULL,
+     "keep the compiled YARA rules in the state directory (keyed by the sources and the "
+     "libyara version)"},
+    END,
+};
+
+static const vg_option state_opts[] = {
+    {"max_groups", OPT_INT, CF(state_max_groups), "10000", 1, 10000000, NULL, NULL, 0, 0, NULL,
+     "per stateful rule (correlation, suppression): groups (group-by values) kept; past it the "
+     "least recently updated is evicted (stateful.evictions{rule})"},
+    {"max_memory", OPT_SIZE, CF(state_max_memory), "32MiB", 1 << 20, (int64_t)1 << 40, NULL,
+     NULL, 0, 0, NULL, "memory of all correlation and suppression groups together; past it the "
+     "largest tables lose their least recently updated groups (stateful.evictions_memory)"},
+    {"out_of_order", OPT_DURATION, CF(state_out_of_order_ms), "60s", 0, 86400000, NULL, NULL, 0,
+     0, NULL, "an event this much older than its group's window still counts in it; older is "
+     "a clock jump (the window restarts)"},
+    {"samples", OPT_INT, CF(state_samples), "5", 0, 100, NULL, NULL, 0, 0, NULL,
+     "first contributing lines kept per window (vigie.samples)"},
+    {"sample_bytes", OPT_SIZE, CF(state_sample_bytes), "512", 16, 65536, NULL, NULL, 0, 0, NULL,
+     "bytes of each sample line kept"},
+    {"update_base", OPT_INT, CF(state_update_base), "10", 0, 1000000, NULL, NULL, 0, 0, NULL,
+     "a suppressed window alerts again when its count reaches a power of this (10, 100, ...); "
+     "0 = no update alerts"},
+    {"final_alert", OPT_BOOL, CF(state_final_alert), "true", 0, 0, NULL, NULL, 0, 0, NULL,
+     "a correlation alerts once more when its window closes with a count above the last "
+     "alerted one (the window's total)"},
+    {"exact_distinct", OPT_INT, CF(state_exact_distinct), "64", 0, 4096, NULL, NULL, 0, 0, NULL,
+     "value_count: distinct values counted exactly up to this many, then by HyperLogLog"},
+    {"hll_bits", OPT_INT, CF(state_hll_bits), "10", 4, 16, NULL, NULL, 0, 0, NULL,
+     "HyperLogLog precision: 2^bits one-byte registers per group (10: 1 KiB, ~3% error)"},
+    END,
+};
+
 static const vg_option parsers_opts[] = {
     {"definitions", OPT_STRLIST, CF(parser_definitions),
      "/usr/share/vigie/parsers,/etc/vigie/parsers.d", 0, 0, NULL, NULL, 0, 0, NULL,
@@ -311,12 +394,16 @@ static const vg_option top_opts[] = {
     {"agent", OPT_SECTION, 0, NULL, 0, 0, NULL, agent_opts, 0, 0, NULL, "the agent itself"},
     {"limits", OPT_SECTION, 0, NULL, 0, 0, NULL, limits_opts, 0, 0, NULL, "resource limits"},
     {"rules", OPT_SECTION, 0, NULL, 0, 0, NULL, rules_opts, 0, 0, NULL, "detection rules"},
+    {"state", OPT_SECTION, 0, NULL, 0, 0, NULL, state_opts, 0, 0, NULL,
+     "stateful detection: correlation windows, suppression, their caps"},
     {"parsers", OPT_SECTION, 0, NULL, 0, 0, NULL, parsers_opts, 0, 0, NULL,
      "field extraction from messages"},
     {"spool", OPT_SECTION, 0, NULL, 0, 0, NULL, spool_opts, 0, 0, NULL,
      "the on-disk queue of network outputs"},
     {"redaction", OPT_SECTION, 0, NULL, 0, 0, NULL, redaction_opts, 0, 0, NULL,
      "personal data removed before anything leaves the host"},
+    {"yara", OPT_SECTION, 0, NULL, 0, 0, NULL, yara_opts, 0, 0, NULL,
+     "YARA rules on events and on the files events name"},
     {"inputs", OPT_LIST, CF(inputs), NULL, 0, 0, NULL, input_opts, sizeof(vg_input_conf),
      CF(ninputs), NULL, "log sources"},
     {"outputs", OPT_LIST, CF(outputs), NULL, 0, 0, NULL, output_opts, sizeof(vg_output_conf),
@@ -470,7 +557,9 @@ static void fmt_human(const vg_option *o, int64_t v, char *buf, size_t n)
         else
             snprintf(buf, n, "%" PRId64 "ms", v);
     } else if (o->type == OPT_SIZE) {
-        if (v % 1048576 == 0 && v)
+        if (v % ((int64_t)1 << 30) == 0 && v)
+            snprintf(buf, n, "%" PRId64 "GiB", v >> 30);
+        else if (v % 1048576 == 0 && v)
             snprintf(buf, n, "%" PRId64 "MiB", v / 1048576);
         else if (v % 1024 == 0 && v)
             snprintf(buf, n, "%" PRId64 "KiB", v / 1024);
@@ -707,7 +796,7 @@ static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
                 }
                 if (!c->only)
                     return errat(c, m, "an entry of '%s' needs a 'type' (one of: %s)", o->name,
-                                 o->sub == input_opts ? "file, journald" : "stdout, file, http, syslog");
+                                 o->sub == input_opts ? "file, journald, syslog" : "stdout, file, http, syslog");
             }
             apply_defaults(c, o->sub, item);
             if (o->sub == override_opts) {
@@ -874,6 +963,17 @@ static vg_err finish(vg_config *cfg, vg_errbuf *eb)
         if (!strcmp(in->type, "file") && in->paths.n == 0)
             return vg_errf(eb, VG_ECONFIG, "%s: input '%s': a file input needs 'paths'",
                            cfg->path, in->name);
+        if (!strcmp(in->type, "syslog")) {
+            if (!in->listen_udp && !in->listen_tcp && !in->listen_tls && !in->listen_unix)
+                return vg_errf(eb, VG_ECONFIG, "%s: input '%s': a syslog input needs at least "
+                               "one of udp, tcp, tls, unix (where to listen)", cfg->path, in->name);
+            if (in->listen_tls && (!in->tls_cert_file || !in->tls_key_file))
+                return vg_errf(eb, VG_ECONFIG, "%s: input '%s': tls needs tls_cert_file and "
+                               "tls_key_file", cfg->path, in->name);
+            if (in->tls_client_auth && !in->tls_ca_file)
+                return vg_errf(eb, VG_ECONFIG, "%s: input '%s': tls_client_auth needs tls_ca_file",
+                               cfg->path, in->name);
+        }
         if (!strcmp(in->type, "journald")) {
             free(in->format);
             in->format = NULL; /* journald entries come structured */
@@ -1169,4 +1269,172 @@ static void ref(FILE *out, const vg_option *opts, const char *prefix)
 void vg_config_reference(FILE *out)
 {
     ref(out, top_opts, "");
+}
+
+/* ---- reference as a manual page: vigie.yml(5) ----
+   The same walk over the option tables as ref(), written as roff so the
+   installed page cannot drift from the loader. Text is escaped for roff
+   (backslashes, leading dots and quotes, non-ASCII as \[uXXXX]). */
+
+static void man_text(FILE *out, const char *s, bool code)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        if (c == '\\') {
+            fputs("\\e", out);
+        } else if (c == '-' && code) {
+            fputs("\\-", out);
+        } else if (c == '`') {
+            fputs("\\(ga", out);
+        } else if (c == '"') {
+            fputs("\\(dq", out);
+        } else if (c == '\n') {
+            fputc(' ', out);
+        } else if (c < 0x80) {
+            fputc((int)c, out);
+        } else {
+            /* Decode one UTF-8 sequence; an invalid byte is printed as '?'. */
+            int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+            uint32_t cp = len == 4 ? c & 7 : len == 3 ? c & 15 : c & 31;
+            int i = 1;
+            for (; i < len && (p[i] & 0xc0) == 0x80; i++)
+                cp = cp << 6 | (p[i] & 63);
+            if (!len || i < len) {
+                fputc('?', out);
+            } else {
+                fprintf(out, "\\[u%04" PRIX32 "]", cp);
+                p += len - 1;
+            }
+        }
+        p++;
+    }
+}
+
+static void man_opts(FILE *out, const vg_option *opts, const char *prefix)
+{
+    for (const vg_option *o = opts; o->name; o++) {
+        char key[160];
+        snprintf(key, sizeof key, "%s%s", prefix, o->name);
+        if (opts == top_opts && (o->type == OPT_SECTION || o->type == OPT_LIST)) {
+            fputs(".SS \"", out);
+            man_text(out, o->name, true);
+            fputs(": ", out);
+            man_text(out, o->help, false);
+            fputs(o->type == OPT_LIST ? " (a list; keys of each entry)\"\n" : "\"\n", out);
+            char p[160];
+            snprintf(p, sizeof p, "%s%s", o->type == OPT_LIST ? "" : o->name,
+                     o->type == OPT_LIST ? "" : ".");
+            man_opts(out, o->sub, p);
+            continue;
+        }
+        fputs(".TP\n.B \"", out);
+        man_text(out, key, true);
+        fputs("\"\n\\&(", out);
+        man_text(out, type_name(o), false);
+        if (o->def && *o->def) {
+            fputs("; default \\fB", out);
+            man_text(out, o->def, true);
+            fputs("\\fR", out);
+        }
+        if (o->enums) {
+            char e[200];
+            fputs("; one of \\fB", out);
+            man_text(out, enum_list(o->enums, e, sizeof e), true);
+            fputs("\\fR", out);
+        } else if (o->min || o->max) {
+            char lo[32], hi[32];
+            fmt_human(o, o->min, lo, sizeof lo);
+            fmt_human(o, o->max, hi, sizeof hi);
+            fputs("; from \\fB", out);
+            man_text(out, lo, true);
+            fputs("\\fR to \\fB", out);
+            man_text(out, hi, true);
+            fputs("\\fR", out);
+        }
+        if (o->only) {
+            fputs("; ", out);
+            man_text(out, o->only, false);
+            fputs(" only", out);
+        }
+        fputs(")\n\\&", out);
+        man_text(out, o->help, false);
+        fputs(".\n", out);
+        if (o->type == OPT_SECTION || o->type == OPT_LIST) {
+            char p[170];
+            snprintf(p, sizeof p, "%s.", key);
+            man_opts(out, o->sub, p);
+        }
+    }
+}
+
+void vg_config_reference_man(FILE *out)
+{
+    fputs(".\\\" Generated by `vigie config reference --format man` from the option\n"
+          ".\\\" tables of agent/config.c: edit those, not this page.\n"
+          ".TH VIGIE.YML 5 \"\" \"vigie " VG_VERSION "\" \"Vigie manual\"\n"
+          ".SH NAME\nvigie.yml \\- configuration of the Vigie log detection agent\n"
+          ".SH SYNOPSIS\n.B /etc/vigie/vigie.yml\n.br\n.B /etc/vigie/conf.d/*.yml\n"
+          ".SH DESCRIPTION\n"
+          ".BR vigie (8)\n"
+          "reads its configuration from a YAML file (default \\fI/etc/vigie/vigie.yml\\fR,\n"
+          "another with \\fB\\-c\\fR), then every \\fI*.yml\\fR and \\fI*.yaml\\fR file of the\n"
+          "\\fIconf.d/\\fR directory beside it, in name order.\n"
+          "A scalar set again by a later file replaces the earlier value; the lists\n"
+          "\\fBinputs\\fR, \\fBoutputs\\fR, \\fBrules.paths\\fR and \\fBrules.overrides\\fR are\n"
+          "appended to.\n"
+          "Keep local changes in \\fIconf.d/\\fR: package upgrades of the main file then\n"
+          "never conflict with them.\n"
+          ".PP\n"
+          "Unknown keys, wrong types and values out of range are errors that name the\n"
+          "file, line and column and what was expected;\n"
+          "\\fBvigie config check\\fR prints them without starting the agent.\n"
+          ".SS Types\n"
+          ".TP\n.B duration\n"
+          "A number and a unit: \\fB200ms\\fR, \\fB5s\\fR, \\fB1m\\fR, \\fB1h\\fR.\n"
+          ".TP\n.B size\n"
+          "Bytes, optionally with a unit: \\fB512\\fR, \\fB64KiB\\fR, \\fB4MiB\\fR, \\fB1GiB\\fR.\n"
+          ".TP\n.B list of strings\n"
+          "A YAML sequence; a single string is accepted where the key says so.\n"
+          ".TP\n.B list of selections\n"
+          "Sigma selections (maps of \\fIfield\\fR|\\fImodifier\\fR: \\fIvalues\\fR), see\n"
+          ".BR vigie\\-rules (7).\n"
+          ".SH OPTIONS\n"
+          "Each key is shown with its type, default, limits and, for list entries, the\n"
+          "kinds of entry it applies to.\n",
+          out);
+    man_opts(out, top_opts, "");
+    fputs(".SH EXAMPLE\n"
+          ".EX\n"
+          "inputs:\n"
+          "  \\- name: nginx\n"
+          "    type: file\n"
+          "    paths: [/var/log/nginx/*access*.log]\n"
+          "    format: access\n"
+          "    logsource: {category: webserver}\n"
+          "rules:\n"
+          "  overrides:\n"
+          "    \\- id: SSH Failed Password\n"
+          "      level: medium\n"
+          "      exceptions:\n"
+          "        \\- src_ip: [10.20.0.5]\n"
+          "outputs:\n"
+          "  \\- name: local\n"
+          "    type: file\n"
+          "    path: /var/lib/vigie/alerts.json\n"
+          ".EE\n"
+          ".SH FILES\n"
+          ".TP\n.I /etc/vigie/vigie.yml\nThe main configuration (a conffile of the package).\n"
+          ".TP\n.I /etc/vigie/conf.d/\nLocal additions, applied in name order.\n"
+          ".TP\n.I /etc/vigie/rules.d/\nLocal rules (in \\fBrules.paths\\fR by default).\n"
+          ".TP\n.I /var/lib/vigie/\nState: positions, agent id, detector state, spool.\n"
+          ".SH SEE ALSO\n"
+          ".BR vigie (8),\n"
+          ".BR vigie\\-rules (7)\n",
+          out);
+}
+
+int vg_parse_duration_ms(const char *s, int64_t *ms)
+{
+    return parse_duration(s, ms);
 }

@@ -72,6 +72,22 @@ typedef struct vg_input_conf {
     vg_strlist exclude_identifiers; /* skipped identifiers (e.g. those another input reads) */
     char *journal_directory;/* open this directory instead of the system journal (tests) */
     vg_strlist journal_files; /* open these files instead of the system journal (tests) */
+
+    /* syslog (listener) */
+    char *listen_udp;          /* "host:port" */
+    char *listen_tcp;
+    char *listen_tls;          /* RFC 5425 */
+    char *listen_unix;         /* unix datagram socket path */
+    int64_t socket_mode;       /* permissions of the unix socket file (octal 0666) */
+    char *tls_cert_file, *tls_key_file, *tls_ca_file;
+    bool tls_client_auth;
+    int64_t queue_messages;
+    int64_t queue_bytes;
+    int64_t rate;              /* messages/s per sender, 0 = unlimited */
+    int64_t burst;
+    int64_t max_senders;
+    int64_t max_connections;
+    int64_t idle_timeout_ms;
 } vg_input_conf;
 
 typedef enum vg_output_format { VG_OUTFMT_AUTO = 0, VG_OUTFMT_JSON, VG_OUTFMT_TEXT } vg_output_format;
@@ -144,12 +160,26 @@ typedef struct vg_config {
     int64_t commit_interval_ms;
     int64_t stats_interval_ms; /* 0 = only on SIGUSR1 and exit */
     int log_level;       /* 0 error .. 4 debug */
+    char *user;          /* run: drop to this user when started as root */
+    char *group;         /* default: the user's primary group */
+    vg_strlist capabilities; /* kept after the drop, e.g. cap_dac_read_search */
+    char *metrics_listen;    /* Prometheus HTTP listener host:port (NULL = off) */
     /* limits: */
     int64_t batch_events;
     int64_t batch_arena;
     int64_t regex_match_limit;
     int64_t regex_depth_limit;
     int64_t max_alert_message; /* bytes of the original line kept in an alert */
+    /* state (stateful detection, detectors/stateful.h): */
+    int64_t state_max_groups;     /* per rule: windows / suppression keys kept */
+    int64_t state_max_memory;     /* bytes of all stateful groups */
+    int64_t state_out_of_order_ms;
+    int64_t state_samples;        /* contributing lines kept per alert (vigie.samples) */
+    int64_t state_sample_bytes;
+    int64_t state_update_base;    /* update alert at count base^k; 0 = none */
+    bool state_final_alert;
+    int64_t state_exact_distinct; /* value_count exact up to this, then HyperLogLog */
+    int64_t state_hll_bits;
     /* parsers: */
     vg_strlist parser_definitions; /* YAML files of message field extractors */
     /* rules: */
@@ -177,6 +207,11 @@ typedef struct vg_config {
     int redact_method;         /* 0 = hash (keyed, same value -> same token), 1 = mask */
     char *redact_key_file;     /* key of the hash (default: generated in the state directory) */
     bool redact_rule_fields;   /* also the rule's matched fields (off by default) */
+    /* yara: */
+    int64_t yara_timeout_ms;   /* per scan (libyara counts whole seconds, at least 1) */
+    int64_t yara_file_max_size; /* files larger than this are not scanned (counted) */
+    int64_t yara_file_rate;    /* file scans per minute; more are dropped (counted) */
+    bool yara_cache;           /* compiled rules cached in the state directory */
     /* inputs / outputs: */
     vg_input_conf *inputs;
     size_t ninputs;
@@ -200,6 +235,13 @@ void vg_config_destroy(vg_config *c);
 
 /* Print the configuration reference (Markdown) from the option tables. */
 void vg_config_reference(FILE *out);
+
+/* The same reference as a complete vigie.yml(5) manual page (roff). */
+void vg_config_reference_man(FILE *out);
+
+/* A duration like the configuration's ("500ms", "30s", "5m", "1h", "2d")
+   in milliseconds; 0 on success, -1 when malformed. */
+int vg_parse_duration_ms(const char *s, int64_t *ms);
 
 /* Sigma level name -> rank 0 (informational) .. 4 (critical); -1 unknown. */
 int vg_level_rank(const char *level);

@@ -147,6 +147,7 @@ void vg_event_clear(vg_event *ev)
     ev->flags = 0;
     ev->logsource = NULL;
     ev->service2 = NULL;
+    ev->vigie_extra = NULL;
     ev->hostname = ev->program = ev->pid = ev->message = VG_STR_NULL;
     ev->nfields = 0;
     ev->name_bloom = 0;

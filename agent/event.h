@@ -105,6 +105,9 @@ typedef struct vg_event {
     uint16_t nfields;
     uint64_t name_bloom; /* one bit per field name present (vg_field_bit): a clear
                             bit proves a name absent without scanning fields[] */
+    const char *vigie_extra; /* JSON members appended to the alert's `vigie` object
+                                (e.g. "\"yara\":{...}"), set by a detector around
+                                its emit call; NULL = none */
     vg_field fields[VG_EVENT_MAX_FIELDS];
 } vg_event;
 

@@ -15,6 +15,9 @@ static void usage(FILE *out)
             "  rules check PATH...           compile rules, report rejections\n"
             "  rules test PATH...            run the test cases written in the rules\n"
             "  rules explain RULE LINE       show how a line is parsed and matched\n"
+            "  alerts [-c FILE] [--since 1h] [--min-level high] [--rule ID]\n"
+            "                                this host's alerts from the local files and spool\n"
+            "  status [--check]              the running agent's statistics / a monitoring verdict\n"
             "  config check [-c FILE]        validate a configuration\n"
             "  config reference              print every configuration option\n"
             "  version                       print the version\n"
@@ -37,6 +40,10 @@ int main(int argc, char **argv)
         return vg_cmd_rules(argc - 1, argv + 1);
     if (!strcmp(c, "config"))
         return vg_cmd_config(argc - 1, argv + 1);
+    if (!strcmp(c, "status"))
+        return vg_cmd_status(argc - 1, argv + 1);
+    if (!strcmp(c, "alerts"))
+        return vg_cmd_alerts(argc - 1, argv + 1);
     if (!strcmp(c, "version") || !strcmp(c, "--version")) {
         printf("vigie %s\n", VG_VERSION);
         return 0;

@@ -45,6 +45,11 @@ void vg_alert_text(vg_buf *b, const vg_alert *a, bool color)
             vg_buf_putc(b, ']');
             break;
         }
+    if (a->summary) { /* a correlation or suppressed alert: its count and group */
+        vg_buf_puts(b, " (");
+        vg_text_safe(b, a->summary, strlen(a->summary));
+        vg_buf_putc(b, ')');
+    }
     if (ev->stream && ev->stream->name) {
         vg_buf_puts(b, color ? " \033[2m" : " ");
         vg_text_safe(b, ev->stream->name, strlen(ev->stream->name));

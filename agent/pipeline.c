@@ -21,7 +21,11 @@
 
 #include "../collectors/msgfields.h"
 #include "log.h"
+#include "redact.h"
+#include "sender.h"
+#include "spool.h"
 #include "paths.h"
+#include "../detectors/stateful.h"
 #include "state.h"
 
 typedef struct out_rt {
@@ -49,6 +53,21 @@ struct vg_pipeline {
     vg_alert alert;
     out_rt *outs;
     size_t nouts;
+    vg_spool *spool;       /* network outputs read it; NULL when none is configured */
+    vg_sender **senders;
+    size_t nsenders;
+    bool spool_events;     /* some network output takes raw events */
+    bool spool_pending;    /* appended since the last spool flush */
+    bool spool_blocked;    /* inputs paused: the spool is full */
+    vg_buf rec;            /* a raw-event or state record being built */
+    vg_buf spbuf;          /* header + JSON of the record being appended */
+    vg_redactor *red;      /* redaction of what leaves the host (NULL = off) */
+    vg_redact_scratch *reds;
+    vg_buf redbuf;         /* redacted message and field values */
+    vg_event red_ev;       /* the event as it leaves the host */
+    vg_alert red_alert;
+    vg_counter *c_redact_failed;
+    int64_t started_ns;
     in_rt *ins;
     size_t nins;
     vg_msgfields *mf;              /* message field extractors */
@@ -58,10 +77,14 @@ struct vg_pipeline {
     vg_alert_fn alert_fn;
     void *alert_ud;
     json_t *saved; /* positions as last committed: {"inputs": {name: ...}} */
+    vg_stateful *stateful; /* detectors' memory (correlations, suppression), checkpointed */
+    uint64_t state_seq;    /* checkpoint number recorded in positions.json */
     bool dirty;    /* something read since the last commit */
+    size_t async_pending; /* detector work in progress (file scans): poll again soon */
     int64_t ref_ns; /* reference time for year inference, 0 = clock */
     vg_counter *c_events, *c_alerts, *c_alert_overflow, *c_commits, *c_commit_errors,
-        *c_out_errors, *c_batches;
+        *c_out_errors, *c_batches, *c_spool_paused, *c_forwarded, *c_record_overflow,
+        *c_heartbeats;
 };
 
 static int64_t wall_ns(void)
@@ -80,6 +103,24 @@ static int64_t mono_ms(void)
 
 static void outputs_close(vg_pipeline *p)
 {
+    if (p->spool) {
+        vg_errbuf eb;
+        if (vg_spool_flush(p->spool, &eb))
+            vg_log(VG_LOG_ERROR, "spool: %s", eb.msg);
+        vg_spool_wake(p->spool);
+    }
+    for (size_t i = 0; i < p->nsenders; i++)
+        vg_sender_stop(p->senders[i]);
+    free(p->senders);
+    p->senders = NULL;
+    p->nsenders = 0;
+    vg_spool_close(p->spool);
+    p->spool = NULL;
+    vg_redact_scratch_destroy(p->reds);
+    vg_redactor_destroy(p->red);
+    p->reds = NULL;
+    p->red = NULL;
+    p->spool_events = false;
     for (size_t i = 0; i < p->nouts; i++)
         if (p->outs[i].self)
             p->outs[i].ops->destroy(p->outs[i].self);
@@ -88,23 +129,80 @@ static void outputs_close(vg_pipeline *p)
     p->nouts = 0;
 }
 
+/* Network outputs: one spool in the state directory, one sender thread each. */
+static vg_err spool_open(vg_pipeline *p, vg_errbuf *eb)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->cfg->noutputs; i++)
+        n += vg_output_is_spooled(p->cfg->outputs[i].type);
+    if (!n)
+        return VG_OK;
+    vg_spool_reader_conf *rc = calloc(n, sizeof *rc);
+    p->senders = calloc(n, sizeof *p->senders);
+    if (!rc || !p->senders) {
+        free(rc);
+        return vg_errf(eb, VG_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < p->cfg->noutputs; i++) {
+        const vg_output_conf *oc = &p->cfg->outputs[i];
+        if (!vg_output_is_spooled(oc->type))
+            continue;
+        rc[k++] = (vg_spool_reader_conf){oc->name, oc->events};
+        p->spool_events |= oc->events;
+    }
+    vg_spool_conf sc = {0};
+    vg_spool_conf_from_config(&sc, p->cfg);
+    sc.readers = rc;
+    sc.nreaders = n;
+    vg_err r = vg_state_prepare(p->cfg->state_dir, eb);
+    if (!r)
+        r = vg_spool_open(&sc, p->st, &p->spool, eb);
+    free(rc);
+    if (r)
+        return r;
+    if (p->cfg->redact) {
+        if ((r = vg_redactor_create(p->cfg, p->st, &p->red, eb))) {
+            vg_err_prefix(eb, "redaction");
+            return r;
+        }
+        if (!(p->reds = vg_redact_scratch_create(p->red)))
+            return vg_errf(eb, VG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < p->cfg->noutputs; i++) {
+        const vg_output_conf *oc = &p->cfg->outputs[i];
+        if (!vg_output_is_spooled(oc->type))
+            continue;
+        if ((r = vg_sender_start(oc, p->spool, p->st, p->cfg->state_dir,
+                                 &p->senders[p->nsenders], eb)))
+            return r;
+        p->nsenders++;
+    }
+    return VG_OK;
+}
+
 static vg_err outputs_open(vg_pipeline *p, vg_errbuf *eb)
 {
     p->outs = calloc(p->cfg->noutputs ? p->cfg->noutputs : 1, sizeof *p->outs);
     if (!p->outs)
         return vg_errf(eb, VG_ENOMEM, "out of memory");
+    vg_err sr = spool_open(p, eb);
+    if (sr)
+        return sr;
     for (size_t i = 0; i < p->cfg->noutputs; i++) {
         const vg_output_conf *oc = &p->cfg->outputs[i];
+        if (vg_output_is_spooled(oc->type))
+            continue;
         const vg_output_ops *ops = vg_output_find(oc->type);
         if (!ops)
             return vg_errf(eb, VG_ECONFIG, "output '%s': unknown type '%s'", oc->name, oc->type);
-        vg_err r = ops->create(oc, p->st, &p->outs[i].self, eb);
+        vg_err r = ops->create(oc, p->st, &p->outs[p->nouts].self, eb);
         if (r) {
             vg_err_prefix(eb, "output '%s'", oc->name);
             return r;
         }
-        p->outs[i].ops = ops;
-        p->nouts = i + 1;
+        p->outs[p->nouts].ops = ops;
+        p->nouts++;
     }
     return VG_OK;
 }
@@ -163,6 +261,11 @@ vg_err vg_pipeline_create(vg_config *cfg, vg_stats *st, const vg_agent_info *inf
     p->st = st;
     p->info = *info;
     vg_alert_init(&p->alert);
+    vg_buf_init(&p->rec, VG_SPOOL_RECORD_MAX - 2);
+    vg_buf_init(&p->spbuf, VG_SPOOL_RECORD_MAX);
+    vg_buf_init(&p->redbuf, 4 << 20);
+    vg_alert_init(&p->red_alert);
+    p->started_ns = wall_ns();
     vg_err r = VG_OK;
     if (vg_batch_init(&p->batch, (size_t)cfg->batch_events, (size_t)cfg->batch_arena) ||
         !(p->scratch = vg_ruleset_scratch_create(rs))) {
@@ -180,6 +283,16 @@ vg_err vg_pipeline_create(vg_config *cfg, vg_stats *st, const vg_agent_info *inf
     p->c_commit_errors = vg_stats_counter(st, "commit_errors", NULL, NULL);
     p->c_out_errors = vg_stats_counter(st, "output_errors", NULL, NULL);
     p->c_batches = vg_stats_counter(st, "batches", NULL, NULL);
+    p->c_spool_paused = vg_stats_counter(st, "spool.inputs_paused", NULL, NULL);
+    p->c_forwarded = vg_stats_counter(st, "events_forwarded", NULL, NULL);
+    p->c_record_overflow = vg_stats_counter(st, "drops", "reason", "event_record_too_large");
+    p->c_heartbeats = vg_stats_counter(st, "heartbeats", NULL, NULL);
+    p->c_redact_failed = vg_stats_counter(st, "drops", "reason", "redaction");
+    vg_stateful_opts so;
+    vg_stateful_opts_from_config(&so, cfg);
+    if ((r = vg_stateful_create(&so, st, &p->stateful, eb)))
+        goto out;
+    vg_stateful_bind(p->stateful, rs);
 out:
     if (r) {
         vg_pipeline_destroy(p);
@@ -209,11 +322,16 @@ void vg_pipeline_destroy(vg_pipeline *p)
     inputs_close(p);
     outputs_close(p);
     vg_ruleset_scratch_destroy(p->scratch);
+    vg_stateful_destroy(p->stateful);
     vg_ruleset_destroy(p->rs);
     vg_msgfields_scratch_destroy(p->mfs);
     vg_msgfields_destroy(p->mf);
     vg_batch_destroy(&p->batch);
     vg_alert_free(&p->alert);
+    vg_buf_free(&p->rec);
+    vg_buf_free(&p->spbuf);
+    vg_buf_free(&p->redbuf);
+    vg_alert_free(&p->red_alert);
     if (p->saved)
         json_decref(p->saved);
     vg_config_destroy(p->cfg);
@@ -254,10 +372,79 @@ void vg_pipeline_set_reference_time(vg_pipeline *p, int64_t ns)
     p->ref_ns = ns;
 }
 
-static void emit(void *ud, const vg_rule_meta *rule, vg_event *ev)
+/* The event as it may leave the host: its message (and, with
+   redaction.rule_fields, its field values) redacted. NULL when redaction
+   failed to produce a complete text (then nothing is sent: counted). */
+static const vg_event *redacted(vg_pipeline *p, const vg_event *ev)
+{
+    if (!p->red)
+        return ev;
+    vg_buf *b = &p->redbuf;
+    vg_buf_reset(b);
+    size_t offs[VG_EVENT_MAX_FIELDS + 1], lens[VG_EVENT_MAX_FIELDS + 1];
+    vg_redact(p->red, p->reds, ev->raw.p ? ev->raw.p : "", ev->raw.n, b);
+    offs[0] = 0;
+    lens[0] = b->n;
+    bool fields = p->cfg->redact_rule_fields;
+    for (unsigned i = 0; fields && i < ev->nfields; i++) {
+        offs[i + 1] = b->n;
+        vg_redact(p->red, p->reds, ev->fields[i].value.p ? ev->fields[i].value.p : "",
+                  ev->fields[i].value.n, b);
+        lens[i + 1] = b->n - offs[i + 1];
+    }
+    if (b->overflow) {
+        vg_counter_add(p->c_redact_failed, 1);
+        vg_log_once("redact_overflow", VG_LOG_ERROR, "redaction: a record did not fit the "
+                    "redaction buffer and was not sent (counted in drops{reason=redaction})");
+        return NULL;
+    }
+    p->red_ev = *ev;
+    p->red_ev.raw = (vg_str){b->p, lens[0]};
+    for (unsigned i = 0; fields && i < ev->nfields; i++)
+        p->red_ev.fields[i].value = (vg_str){b->p + offs[i + 1], lens[i + 1]};
+    return &p->red_ev;
+}
+
+/* One record into the spool: the sender's 2-byte header, then the JSON. */
+static void spool_put(vg_pipeline *p, vg_lane lane, char kind, int rank, const char *json,
+                      size_t n, const vg_reckeys *k)
+{
+    char hdr[2 + VG_RECKEYS_MAX];
+    vg_sender_record_header(hdr, kind, rank);
+    size_t hn = 2 + (k ? vg_reckeys_encode(k, hdr + 2) : 0);
+    vg_buf_reset(&p->spbuf);
+    vg_buf_append(&p->spbuf, hdr, hn);
+    vg_buf_append(&p->spbuf, json, n);
+    if (p->spbuf.overflow || vg_spool_append(p->spool, lane, p->spbuf.p, p->spbuf.n))
+        vg_counter_add(p->c_out_errors, 1);
+    else
+        p->spool_pending = true;
+}
+
+/* Raw events of an input with forward_events, to the events lane. */
+static void forward_events(vg_pipeline *p, const vg_batch *b, size_t from)
+{
+    int64_t now = wall_ns();
+    for (size_t i = from; i < b->n; i++) {
+        const vg_event *ev = redacted(p, &b->ev[i]);
+        vg_reckeys k;
+        if (!ev || !vg_event_record_build(&p->rec, &p->info, ev, now, &k)) {
+            vg_counter_add(p->c_record_overflow, 1);
+            continue;
+        }
+        spool_put(p, VG_LANE_EVENTS, 'e', 0, p->rec.p, p->rec.n, &k);
+    }
+    vg_counter_add(p->c_forwarded, b->n - from);
+}
+
+/* An alert decided by the stateful engine (possibly with vigie.count...). */
+static void write_alert(void *ud, const vg_stateful_alert *sa)
 {
     vg_pipeline *p = ud;
-    if (!vg_alert_build(&p->alert, &p->info, rule, ev, wall_ns())) {
+    const vg_rule_meta *rule = sa->rule;
+    const vg_event *ev = sa->ev;
+    vg_alert_extra x = {sa->vigie_json, sa->id_key, sa->summary};
+    if (!vg_alert_build_ex(&p->alert, &p->info, rule, ev, wall_ns(), &x)) {
         vg_counter_add(p->c_alert_overflow, 1);
         vg_log_once("alert_too_large", VG_LOG_WARNING,
                     "an alert of rule %s exceeded the alert size cap and was dropped (counted in "
@@ -272,6 +459,36 @@ static void emit(void *ud, const vg_rule_meta *rule, vg_event *ev)
     for (size_t i = 0; i < p->nouts; i++)
         if (p->outs[i].ops->write(p->outs[i].self, &p->alert))
             vg_counter_add(p->c_out_errors, 1);
+    if (!p->spool)
+        return;
+    if (!p->red) {
+        spool_put(p, VG_LANE_ALERTS, 'a', rule->level_rank, p->alert.json.p, p->alert.json.n,
+                  &p->alert.keys);
+        return;
+    }
+    const vg_event *rev = redacted(p, ev);
+    if (rev && vg_alert_build_ex(&p->red_alert, &p->info, rule, rev, p->alert.created_ns, &x))
+        spool_put(p, VG_LANE_ALERTS, 'a', rule->level_rank, p->red_alert.json.p,
+                  p->red_alert.json.n, &p->red_alert.keys);
+}
+
+/* Every match goes through the stateful engine, which decides what alerts. */
+static void emit(void *ud, const vg_rule_meta *rule, vg_event *ev)
+{
+    vg_pipeline *p = ud;
+    vg_stateful_feed(p->stateful, rule, ev, write_alert, p);
+}
+
+void vg_pipeline_stateful_close(vg_pipeline *p)
+{
+    vg_stateful_close_all(p->stateful, write_alert, p);
+}
+
+bool vg_pipeline_tick(vg_pipeline *p)
+{
+    uint64_t before = vg_counter_get(p->c_alerts);
+    vg_stateful_tick(p->stateful, wall_ns(), write_alert, p);
+    return vg_counter_get(p->c_alerts) != before || vg_stateful_dirty(p->stateful);
 }
 
 size_t vg_pipeline_detect(vg_pipeline *p, vg_batch *b)
@@ -279,6 +496,7 @@ size_t vg_pipeline_detect(vg_pipeline *p, vg_batch *b)
     uint64_t before = vg_counter_get(p->c_alerts);
     vg_match_sink sink = {emit, p};
     vg_ruleset_match(p->rs, p->scratch, b, &sink);
+    vg_stateful_observe(p->stateful, b, write_alert, p);
     vg_counter_add(p->c_batches, 1);
     return (size_t)(vg_counter_get(p->c_alerts) - before);
 }
@@ -286,6 +504,16 @@ size_t vg_pipeline_detect(vg_pipeline *p, vg_batch *b)
 vg_err vg_pipeline_flush(vg_pipeline *p, vg_errbuf *eb)
 {
     vg_err first = VG_OK;
+    if (p->spool) {
+        vg_errbuf e;
+        vg_err r = vg_spool_flush(p->spool, &e);
+        if (r) {
+            first = r;
+            vg_errf(eb, r, "spool: %s", e.msg);
+        } else {
+            p->spool_pending = false;
+        }
+    }
     for (size_t i = 0; i < p->nouts; i++) {
         vg_errbuf e;
         vg_err r = p->outs[i].ops->flush(p->outs[i].self, &e);
@@ -321,6 +549,15 @@ static vg_err load_positions(vg_pipeline *p, bool *first_run)
     if (!json_is_object(json_object_get(root, "inputs")))
         json_object_set_new(root, "inputs", json_object());
     p->saved = root;
+    /* The detectors' state of the same commit (see commit()). */
+    json_t *seq = json_object_get(root, "state_seq");
+    if (json_is_integer(seq)) {
+        p->state_seq = (uint64_t)json_integer_value(seq);
+        r = vg_stateful_restore(p->stateful, p->cfg->state_dir, p->state_seq, &eb);
+        if (r && r != VG_ENOTFOUND)
+            vg_log(VG_LOG_ERROR, "%s; moved aside, detectors start with a fresh state "
+                   "(correlation windows and suppression restart)", eb.msg);
+    }
     return VG_OK;
 }
 
@@ -434,6 +671,21 @@ static void commit(vg_pipeline *p)
         vg_log(VG_LOG_ERROR, "outputs not durable, positions not committed: %s", eb.msg);
         return;
     }
+    /* The detectors' state goes with the positions: written first, in the
+       slot of the next sequence number, which positions.json then records;
+       a crash between the two leaves the previous slot, matching the old
+       positions. */
+    if (vg_stateful_dirty(p->stateful)) {
+        if (vg_stateful_save(p->stateful, p->cfg->state_dir, p->state_seq + 1, &eb)) {
+            vg_counter_add(p->c_commit_errors, 1);
+            vg_log_once("state_save", VG_LOG_ERROR, "detector state not saved, positions not "
+                        "committed: %s", eb.msg);
+            return;
+        }
+        vg_log_once_reset("state_save");
+        p->state_seq++;
+        json_object_set_new(p->saved, "state_seq", json_integer((json_int_t)p->state_seq));
+    }
     json_t *inputs = json_object_get(p->saved, "inputs");
     for (size_t i = 0; i < p->nins; i++) {
         if (!p->ins[i].self)
@@ -454,10 +706,120 @@ static void commit(vg_pipeline *p)
 }
 
 /* One round: fill the batch from the inputs, process it. Returns events read. */
+/* Make what this round appended visible to the senders (and durable per the
+   spool's fsync policy). A failure keeps the records pending in the spool
+   and pauses the inputs until a flush succeeds. */
+static void spool_publish(vg_pipeline *p)
+{
+    if (!p->spool || !p->spool_pending)
+        return;
+    vg_errbuf eb;
+    if (vg_spool_flush(p->spool, &eb)) {
+        vg_counter_add(p->c_commit_errors, 1);
+        vg_log_once("spool_flush", VG_LOG_ERROR, "spool: %s; inputs paused until it can be "
+                    "written (nothing is lost)", eb.msg);
+        p->spool_blocked = true;
+        return;
+    }
+    vg_log_once_reset("spool_flush");
+    p->spool_pending = false;
+}
+
+/* Back-pressure: true when inputs must not be read this round. */
+static bool spool_full(vg_pipeline *p)
+{
+    if (!p->spool)
+        return false;
+    bool was = p->spool_blocked;
+    if (p->spool_pending)
+        spool_publish(p);
+    p->spool_blocked = p->spool_pending || vg_spool_blocked(p->spool);
+    if (p->spool_blocked && !was) {
+        vg_counter_add(p->c_spool_paused, 1);
+        vg_log(VG_LOG_WARNING, "spool full (or disk under spool.min_free_disk): inputs paused "
+               "until the outputs catch up; their positions do not advance, nothing is lost");
+    } else if (!p->spool_blocked && was) {
+        vg_log(VG_LOG_NOTICE, "spool has room again: inputs resumed");
+    }
+    return p->spool_blocked;
+}
+
+/* The agent-state record every network output receives (heartbeat). */
+static void heartbeat(vg_pipeline *p)
+{
+    if (!p->spool)
+        return;
+    int64_t now = wall_ns();
+    char id[33];
+    char tick[32];
+    snprintf(tick, sizeof tick, "%lld", (long long)now);
+    vg_alert_id(id, p->info.agent_id ? p->info.agent_id : "", (uint64_t)now, "heartbeat");
+    vg_buf *b = &p->rec;
+    vg_buf_reset(b);
+    vg_buf_puts(b, "{\"@timestamp\":");
+    vg_json_time(b, now);
+    vg_buf_printf(b, ",\"event\":{\"id\":\"%s\",\"kind\":\"state\",\"module\":\"vigie\","
+                  "\"dataset\":\"vigie.heartbeat\"},\"host\":{\"name\":", id);
+    vg_json_cstr(b, p->info.hostname);
+    vg_buf_puts(b, "},\"agent\":{\"type\":\"vigie\",\"id\":");
+    vg_json_cstr(b, p->info.agent_id);
+    vg_buf_puts(b, ",\"version\":");
+    vg_json_cstr(b, p->info.version);
+    vg_buf_printf(b, "},\"vigie\":{\"uptime_s\":%lld,\"events\":%llu,\"alerts\":%llu,"
+                  "\"drops\":%llu,\"inputs_paused\":%s,\"spool\":{",
+                  (long long)((now - p->started_ns) / 1000000000),
+                  (unsigned long long)vg_counter_get(p->c_events),
+                  (unsigned long long)vg_counter_get(p->c_alerts),
+                  (unsigned long long)vg_stats_sum(p->st, "drops"),
+                  p->spool_blocked ? "true" : "false");
+    for (int l = 0; l < VG_LANE_COUNT; l++) {
+        uint64_t bytes = 0, recs = 0;
+        vg_spool_depth(p->spool, (vg_lane)l, &bytes, &recs);
+        vg_buf_printf(b, "%s\"%s\":{\"bytes\":%llu,\"records\":%llu}", l ? "," : "",
+                      vg_lane_name((vg_lane)l), (unsigned long long)bytes,
+                      (unsigned long long)recs);
+    }
+    vg_buf_puts(b, "},\"outputs\":{");
+    size_t k = 0;
+    for (size_t i = 0; i < p->cfg->noutputs; i++) {
+        const vg_output_conf *oc = &p->cfg->outputs[i];
+        if (!vg_output_is_spooled(oc->type))
+            continue;
+        int64_t old = vg_spool_oldest_unacked(p->spool, oc->name);
+        if (k++)
+            vg_buf_putc(b, ',');
+        vg_json_cstr(b, oc->name);
+        vg_buf_printf(b, ":{\"oldest_unacked_s\":%lld}",
+                      old ? (long long)((now / 1000000 - old) / 1000) : 0LL);
+    }
+    vg_buf_puts(b, "},\"inputs\":{");
+    k = 0;
+    for (size_t i = 0; i < p->nins; i++) {
+        if (k++)
+            vg_buf_putc(b, ',');
+        vg_json_cstr(b, p->ins[i].conf->name);
+        vg_buf_printf(b, ":{\"events\":%llu,\"open\":%s}",
+                      (unsigned long long)(p->ins[i].events ? vg_counter_get(p->ins[i].events) : 0),
+                      p->ins[i].ops && p->ins[i].ops != &idle_ops ? "true" : "false");
+    }
+    vg_buf_puts(b, "}}}");
+    if (b->overflow)
+        return;
+    spool_put(p, VG_LANE_ALERTS, 's', 0, b->p, b->n, NULL);
+    vg_counter_add(p->c_heartbeats, 1);
+    spool_publish(p);
+}
+
 static size_t round_once(vg_pipeline *p)
 {
     vg_batch *b = &p->batch;
     vg_batch_reset(b);
+    if (spool_full(p)) {
+        vg_match_sink async_sink = {emit, p};
+        p->async_pending = vg_ruleset_drain(p->rs, p->scratch, &async_sink);
+        spool_publish(p);
+        return 0;
+    }
     /* One read() per input and round: what a read() handed out is valid
        only until that collector's next read(), i.e. until the next round. */
     for (size_t i = 0; i < p->nins && b->n < b->cap; i++) {
@@ -472,9 +834,13 @@ static size_t round_once(vg_pipeline *p)
             const vg_parser *parser =
                 (in->ops->flags & VG_COLLECTOR_PARSED) ? NULL : in->conf->parser;
             vg_pipeline_parse(p, b, from, parser, &in->conf->logsource, in->conf->tz, in->pstate);
+            if (in->conf->forward_events && p->spool_events)
+                forward_events(p, b, from);
         }
     }
     size_t n = b->n;
+    vg_match_sink async_sink = {emit, p};
+    p->async_pending = vg_ruleset_drain(p->rs, p->scratch, &async_sink);
     if (n) {
         vg_pipeline_detect(p, b);
         for (size_t i = 0; i < p->nins; i++)
@@ -484,6 +850,7 @@ static size_t round_once(vg_pipeline *p)
             }
         p->dirty = true;
     }
+    spool_publish(p);
     return n;
 }
 
@@ -527,16 +894,22 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
     int64_t wd_every = watchdog ? (int64_t)(wd_usec / 2000) : -1;
     sd_notify(0, "READY=1\nSTATUS=running");
     vg_log(VG_LOG_INFO, "running: %zu inputs, %zu rules, %zu outputs, state in %s", p->nins,
-           vg_ruleset_count(p->rs), p->nouts, p->cfg->state_dir);
+           vg_ruleset_count(p->rs), p->nouts + p->nsenders, p->cfg->state_dir);
 
     int64_t next_commit = mono_ms() + p->cfg->commit_interval_ms;
     int64_t next_stats = p->cfg->stats_interval_ms ? mono_ms() + p->cfg->stats_interval_ms : -1;
     int64_t next_wd = watchdog ? mono_ms() + wd_every : -1;
+    int64_t hb_every = p->cfg->heartbeat_interval_ms;
+    int64_t next_hb = hb_every > 0 ? mono_ms() : -1; /* one at start: the agent is up */
+    int64_t fsync_every = p->cfg->spool_fsync ? p->cfg->spool_fsync_interval_ms : -1;
+    int64_t next_fsync = fsync_every > 0 ? mono_ms() + fsync_every : -1;
     bool stop = false;
     struct pollfd *pfd = NULL;
     size_t npfd = 0;
     while (!stop) {
         size_t got = round_once(p);
+        if (!got && vg_pipeline_tick(p)) /* idle: windows due to close (final alerts) */
+            p->dirty = true;
         int64_t now = mono_ms();
         if (p->dirty && now >= next_commit) {
             commit(p);
@@ -551,6 +924,22 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
         if (next_stats >= 0 && now >= next_stats) {
             print_stats(p);
             next_stats = now + p->cfg->stats_interval_ms;
+        }
+        if (next_hb >= 0 && now >= next_hb) {
+            if (p->spool)
+                heartbeat(p);
+            next_hb = now + hb_every;
+        }
+        if (next_fsync >= 0 && now >= next_fsync) {
+            /* Interval mode: written data gets its fsync even when idle. */
+            if (p->spool) {
+                vg_errbuf fe;
+                if (vg_spool_flush(p->spool, &fe))
+                    vg_log_once("spool_flush", VG_LOG_ERROR, "spool: %s", fe.msg);
+                else
+                    p->spool_pending = false;
+            }
+            next_fsync = now + fsync_every;
         }
         bool wait = got == 0; /* block only when a round found nothing */
         /* Wait for input, a signal or the next timer. */
@@ -576,8 +965,10 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
         }
-        int64_t timers[] = {p->dirty ? next_commit : -1, next_stats, next_wd};
-        for (size_t i = 0; i < 3; i++)
+        int64_t timers[] = {p->dirty ? next_commit : -1, next_stats, next_wd,
+                            p->spool ? next_hb : -1, p->spool ? next_fsync : -1,
+                            p->spool_blocked ? now + 100 : -1 /* re-check the spool's room */};
+        for (size_t i = 0; i < sizeof timers / sizeof *timers; i++)
             if (timers[i] >= 0) {
                 int64_t t = timers[i] - now;
                 if (t < 0)
@@ -585,6 +976,8 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
                 if (timeout < 0 || t < timeout)
                     timeout = t;
             }
+        if (p->async_pending && (timeout < 0 || timeout > 100))
+            timeout = 100; /* collect file-scan results soon */
         if (!wait)
             timeout = 0;
         int pr = poll(pfd, n, timeout > 86400000 ? 86400000 : (int)timeout);
@@ -617,6 +1010,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
                             inputs_close(p);
                             outputs_close(p);
                             vg_ruleset_scratch_destroy(p->scratch);
+                            vg_stateful_bind(p->stateful, nrs); /* keeps unchanged rules' state */
                             vg_ruleset_destroy(p->rs);
                             vg_config_destroy(p->cfg);
                             p->cfg = ncfg;
@@ -630,7 +1024,8 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
                             } else {
                                 commit(p);
                                 vg_log(VG_LOG_INFO, "reloaded: %zu inputs, %zu rules, %zu "
-                                       "outputs", p->nins, vg_ruleset_count(p->rs), p->nouts);
+                                       "outputs", p->nins, vg_ruleset_count(p->rs),
+                                       p->nouts + p->nsenders);
                             }
                         }
                     }

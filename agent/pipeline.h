@@ -53,6 +53,12 @@ void vg_pipeline_set_reference_time(vg_pipeline *p, int64_t ns);
    Returns the number of alerts. */
 size_t vg_pipeline_detect(vg_pipeline *p, vg_batch *b);
 
+/* Stateful detection (detectors/stateful.h): close every open window now,
+   raising what they owe (end of `vigie scan`); and let time pass while the
+   inputs are idle (returns true when the state changed). */
+void vg_pipeline_stateful_close(vg_pipeline *p);
+bool vg_pipeline_tick(vg_pipeline *p);
+
 /* Make all outputs durable (the acknowledgement before a commit). */
 vg_err vg_pipeline_flush(vg_pipeline *p, vg_errbuf *eb);
 

@@ -29,9 +29,14 @@
 #include "err.h"
 #include "stats.h"
 
+struct vg_reckeys;
+
 typedef struct vg_send_item {
     const char *data; /* one JSON object, not NUL-terminated */
     size_t len;
+    /* Where its key values are (reckeys.h), checked against data; NULL when
+       unknown: the transport parses data itself. */
+    const struct vg_reckeys *keys;
 } vg_send_item;
 
 typedef enum vg_send_status {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "correlation.h"
 #include "detector.h"
 #include "prefilter.h"
 #include "sigma.h"
@@ -47,6 +48,8 @@ typedef struct det_sigma {
     size_t *lit_first;    /* per rule: index of its first literal; lit_first[n] = nlit */
     size_t nfiltered;     /* rules behind the prefilter */
     vg_counter *c_skipped, *c_scanned, *c_unfilterable, *c_outside;
+    vg_corr_rule **corrs; /* correlation documents (correlation.c), resolved at finish */
+    size_t ncorrs;
 } det_sigma;
 
 typedef struct route {
@@ -91,6 +94,23 @@ typedef struct scratch {
     uint64_t skipped, scanned, unfilterable, outside;
 } scratch;
 
+static void on_correlation(void *corr_ud, struct yaml_document_s *doc, struct yaml_node_s *root,
+                           const char *origin, vg_diag_fn diag, void *diag_ud)
+{
+    det_sigma *d = corr_ud;
+    vg_corr_rule *c = vg_corr_compile(doc, root, origin, diag, diag_ud);
+    if (!c)
+        return;
+    vg_corr_rule **nc = realloc(d->corrs, (d->ncorrs + 1) * sizeof *nc);
+    if (!nc) {
+        d->oom = 1;
+        vg_corr_destroy(c);
+        return;
+    }
+    d->corrs = nc;
+    d->corrs[d->ncorrs++] = c;
+}
+
 static void *ds_create(const vg_config *cfg, vg_stats *stats)
 {
     det_sigma *d = calloc(1, sizeof *d);
@@ -102,6 +122,8 @@ static void *ds_create(const vg_config *cfg, vg_stats *stats)
     d->opts.nfield_map = cfg->nfield_map;
     d->opts.placeholders = cfg->placeholders;
     d->opts.nplaceholders = cfg->nplaceholders;
+    d->opts.on_correlation = on_correlation;
+    d->opts.corr_ud = d;
     d->stats = stats;
     return d;
 }
@@ -235,6 +257,56 @@ static bool rule_is(vg_sigma_rule *r, const char *key)
     return (m->id && !strcmp(m->id, key)) || (m->title && !strcmp(m->title, key));
 }
 
+/* Overrides (level, enabled), references resolved, counters registered. */
+static void finish_correlations(det_sigma *d, vg_config *cfg, vg_diag_fn diag, void *ud)
+{
+    for (size_t o = 0; o < cfg->noverrides; o++) {
+        vg_rule_override *ov = &cfg->overrides[o];
+        for (size_t i = 0; i < d->ncorrs; i++) {
+            vg_rule_meta *m = d->corrs[i] ? &d->corrs[i]->meta : NULL;
+            if (!m || !((m->id && !strcmp(m->id, ov->id)) ||
+                        (m->title && !strcmp(m->title, ov->id))))
+                continue;
+            ov->used = true;
+            if (ov->level) {
+                char *lv = strdup(ov->level);
+                if (lv) {
+                    free(m->level);
+                    m->level = lv;
+                    m->level_rank = vg_level_rank(lv);
+                }
+            }
+            if (ov->enabled == 0) {
+                vg_corr_destroy(d->corrs[i]);
+                d->corrs[i] = NULL;
+            }
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < d->ncorrs; i++)
+        if (d->corrs[i])
+            d->corrs[k++] = d->corrs[i];
+    d->ncorrs = k;
+    vg_rule_meta **base = calloc(d->n ? d->n : 1, sizeof *base);
+    if (!base) {
+        d->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        base[i] = vg_sigma_meta(d->rules[i]);
+    vg_corr_resolve(d->corrs, d->ncorrs, base, d->n, diag, ud);
+    free(base);
+    k = 0;
+    for (size_t i = 0; i < d->ncorrs; i++)
+        if (d->corrs[i])
+            d->corrs[k++] = d->corrs[i];
+    d->ncorrs = k;
+    for (size_t i = 0; i < d->ncorrs; i++) {
+        vg_rule_meta *m = &d->corrs[i]->meta;
+        m->alerts = vg_stats_counter(d->stats, "rule.alerts", "rule", m->id);
+    }
+}
+
 static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
 {
     det_sigma *d = self;
@@ -267,11 +339,29 @@ static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
             }
         }
     }
+    /* x_vigie.suppress is checked here (sigma.c keeps x_vigie as JSON). */
+    for (size_t i = 0; i < d->n; i++) {
+        vg_rule_meta *m = d->rules[i] ? vg_sigma_meta(d->rules[i]) : NULL;
+        vg_suppress sup;
+        bool has;
+        vg_errbuf eb;
+        if (!m || !m->x_vigie)
+            continue;
+        if (vg_suppress_parse(m->x_vigie, &has, &sup, &eb)) {
+            vg_diag dg = {m->file, m->line, 1, 0, VG_ERULE, eb.msg};
+            diag(ud, &dg);
+            vg_sigma_rule_destroy(d->rules[i]);
+            d->rules[i] = NULL;
+            continue;
+        }
+        vg_suppress_free(&sup);
+    }
     size_t k = 0;
     for (size_t i = 0; i < d->n; i++)
         if (d->rules[i])
             d->rules[k++] = d->rules[i];
     d->n = k;
+    finish_correlations(d, cfg, diag, ud);
     /* Filter documents: each applies to the rules it names (id or title). */
     for (size_t f = 0; f < d->nfilters; f++) {
         vg_rule_meta *fm = vg_sigma_meta(d->filters[f]);
@@ -306,7 +396,7 @@ static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
 
 static size_t ds_count(const void *self)
 {
-    return ((const det_sigma *)self)->n;
+    return ((const det_sigma *)self)->n + ((const det_sigma *)self)->ncorrs;
 }
 
 static void route_free(route *r)
@@ -675,6 +765,9 @@ static void ds_destroy(void *self)
     free(d->lit_p);
     free(d->lit_n);
     free(d->lit_first);
+    for (size_t i = 0; i < d->ncorrs; i++)
+        vg_corr_destroy(d->corrs[i]);
+    free(d->corrs);
     free(d);
 }
 
@@ -683,6 +776,13 @@ vg_sigma_rule *const *vg_detector_sigma_rules(const void *self, size_t *n)
     const det_sigma *d = self;
     *n = d->n;
     return d->rules;
+}
+
+vg_corr_rule *const *vg_detector_sigma_correlations(const void *self, size_t *n)
+{
+    const det_sigma *d = self;
+    *n = d->ncorrs;
+    return d->corrs;
 }
 
 static const char *const sigma_ext[] = {".yml", ".yaml", NULL};

@@ -35,12 +35,21 @@ typedef struct vg_detector_ops {
     void (*scratch_destroy)(void *scratch);
     void (*match)(const void *self, void *scratch, vg_batch *b, const vg_match_sink *sink);
     void (*destroy)(void *self);
+    /* Optional (NULL = none): emit the results produced asynchronously
+       (file scans) since the last call; called on the pipeline thread
+       once per round, never blocks. Returns the work still in progress
+       (the caller polls again soon while it is not 0). */
+    size_t (*drain)(void *self, void *scratch, const vg_match_sink *sink);
 } vg_detector_ops;
 
 extern const vg_detector_ops vg_detector_sigma;
+extern const vg_detector_ops vg_detector_yara;
 
 /* Sigma detector internals used by `vigie rules test|explain`. */
 struct vg_sigma_rule;
 struct vg_sigma_rule *const *vg_detector_sigma_rules(const void *self, size_t *n);
+/* Its correlation rules (detectors/correlation.h), resolved. */
+struct vg_corr_rule;
+struct vg_corr_rule *const *vg_detector_sigma_correlations(const void *self, size_t *n);
 
 #endif

@@ -28,6 +28,11 @@ typedef struct vg_rule_meta {
     char *file;        /* where the rule was loaded from */
     int line;          /* line of the rule's first key */
 
+    /* Stateful detection (detectors/stateful.h); all optional. */
+    char *name;        /* Sigma `name`: correlations may refer to the rule by it */
+    struct json_t *x_vigie; /* x_vigie keys other than `tests` (suppress, baseline...), owned */
+    bool is_correlation; /* a Sigma correlation rule (detectors/correlation.h) */
+
     /* Per-rule statistics, registered when the ruleset is built. */
     vg_counter *alerts;
     vg_counter *evals;

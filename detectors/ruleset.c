@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const vg_detector_ops *const detectors[] = {&vg_detector_sigma, NULL};
+/* YARA first: it records on each event the YARA rules that matched it
+   (field `yara`), which Sigma selections can then test. */
+static const vg_detector_ops *const detectors[] = {&vg_detector_yara, &vg_detector_sigma, NULL};
 #define NDET (sizeof detectors / sizeof detectors[0] - 1)
 
 struct vg_ruleset {
@@ -74,7 +76,7 @@ static void walk_path(walk *w, const char *path, int explicit)
             size_t before = w->rep->files;
             load_one(w, path);
             if (w->rep->files == before)
-                diag_simple(w, path, "not a rule file (expected .yml or .yaml)", 0);
+                diag_simple(w, path, "not a rule file (expected .yml, .yaml, .yar or .yara)", 0);
         } else {
             load_one(w, path);
         }
@@ -220,4 +222,13 @@ void vg_ruleset_match(const vg_ruleset *rs, vg_ruleset_scratch *s, vg_batch *b,
 {
     for (size_t i = 0; i < NDET; i++)
         detectors[i]->match(rs->det[i], s->s[i], b, sink);
+}
+
+size_t vg_ruleset_drain(const vg_ruleset *rs, vg_ruleset_scratch *s, const vg_match_sink *sink)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < NDET; i++)
+        if (detectors[i]->drain)
+            pending += detectors[i]->drain(rs->det[i], s->s[i], sink);
+    return pending;
 }

@@ -36,4 +36,8 @@ void vg_ruleset_scratch_destroy(vg_ruleset_scratch *s);
 void vg_ruleset_match(const vg_ruleset *rs, vg_ruleset_scratch *s, vg_batch *b,
                       const vg_match_sink *sink);
 
+/* Emit what detectors produced asynchronously (file scans); never blocks.
+   Returns the work still in progress. */
+size_t vg_ruleset_drain(const vg_ruleset *rs, vg_ruleset_scratch *s, const vg_match_sink *sink);
+
 #endif

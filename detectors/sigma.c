@@ -23,8 +23,9 @@
  *     marked is_filter, with their `rules:` list; the detector attaches them
  *     to the rules they name (vg_sigma_attach_filter);
  *   - field mappings (opts->field_map) give an item further field names;
- *   - correlation rules, `action: global` collections and aggregations
- *     (`| count()`) are rejected as unsupported.
+ *   - correlation documents go to opts->on_correlation (correlation.c)
+ *     when set, else are rejected; `action: global` collections and
+ *     aggregations (`| count()`) are rejected as unsupported.
  */
 #include "sigma_int.h"
 
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <jansson.h>
 #include <yaml.h>
 
 #define SG_MAX_FILE (16u << 20)
@@ -178,6 +180,9 @@ void vg_sigma_rule_destroy(vg_sigma_rule *r)
     free((char *)m->logsource.category);
     free((char *)m->logsource.service);
     free(m->file);
+    free(m->name);
+    if (m->x_vigie)
+        json_decref(m->x_vigie);
     strlist_free(&r->filter_rules);
     free(r->filters);
     for (size_t i = 0; i < r->nsel; i++) {
@@ -203,6 +208,8 @@ void vg_sigma_rule_destroy(vg_sigma_rule *r)
             strlist_free(&t->fields[k].values);
         }
         free(t->fields);
+        if (t->sequence)
+            json_decref(t->sequence);
     }
     free(r->tests);
     free(r);
@@ -318,6 +325,8 @@ static int parse_bool(const char *s)
     return -1;
 }
 
+static json_t *yaml_to_json(loadctx *lc, yaml_node_t *n, int depth);
+
 static vg_err take_test(loadctx *lc, yaml_node_t *tn, vg_sigma_test *t)
 {
     bool have_line = false, have_match = false;
@@ -325,6 +334,11 @@ static vg_err take_test(loadctx *lc, yaml_node_t *tn, vg_sigma_test *t)
     t->line_no = pos_of(tn).line;
     if (tn->type != YAML_MAPPING_NODE)
         return diag(lc, pos_of(tn), VG_ERULE, 0, "x_vigie.tests: each test must be a mapping");
+    for (yaml_node_pair_t *p = tn->data.mapping.pairs.start; p < tn->data.mapping.pairs.top; p++)
+        if (scalar(node(lc, p->key)) && !strcmp(scalar(node(lc, p->key)), "lines")) {
+            /* a timestamped sequence: checked by `vigie rules test` */
+            return (t->sequence = yaml_to_json(lc, tn, 0)) ? VG_OK : VG_ENOMEM;
+        }
     for (yaml_node_pair_t *p = tn->data.mapping.pairs.start; p < tn->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(lc, p->key), *v = node(lc, p->value);
         const char *ks = scalar(k);
@@ -380,6 +394,54 @@ static vg_err take_test(loadctx *lc, yaml_node_t *tn, vg_sigma_test *t)
     return VG_OK;
 }
 
+/* A YAML node as JSON (plain integers and booleans typed, other scalars
+   strings), for x_vigie keys the stateful engines read. NULL on ENOMEM. */
+static json_t *yaml_to_json(loadctx *lc, yaml_node_t *n, int depth)
+{
+    if (!n || depth > 16)
+        return json_null();
+    if (n->type == YAML_SCALAR_NODE) {
+        const char *s = scalar(n);
+        if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+            if (scalar_is_null(n))
+                return json_null();
+            int b = -1;
+            if (!strcmp(s, "true") || !strcmp(s, "True"))
+                b = 1;
+            else if (!strcmp(s, "false") || !strcmp(s, "False"))
+                b = 0;
+            if (b >= 0)
+                return json_boolean(b);
+            char *end;
+            errno = 0;
+            long long v = strtoll(s, &end, 10);
+            if (*s && !*end && !errno)
+                return json_integer(v);
+        }
+        return json_stringn(s, n->data.scalar.length);
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        json_t *a = json_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             a && it < n->data.sequence.items.top; it++)
+            if (json_array_append_new(a, yaml_to_json(lc, node(lc, *it), depth + 1))) {
+                json_decref(a);
+                a = NULL;
+            }
+        return a;
+    }
+    json_t *o = json_object();
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top;
+         p++) {
+        const char *ks = scalar(node(lc, p->key));
+        if (ks && json_object_set_new(o, ks, yaml_to_json(lc, node(lc, p->value), depth + 1))) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
 static vg_err take_x_vigie(loadctx *lc, yaml_node_t *v, vg_sigma_rule *r)
 {
     if (v->type != YAML_MAPPING_NODE)
@@ -387,8 +449,19 @@ static vg_err take_x_vigie(loadctx *lc, yaml_node_t *v, vg_sigma_rule *r)
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(lc, p->key), *tv = node(lc, p->value);
         const char *ks = scalar(k);
-        if (!ks || strcmp(ks, "tests") != 0)
-            return diag(lc, pos_of(k), VG_ERULE, 0, "x_vigie: unknown key '%s'", ks ? ks : "?");
+        if (!ks)
+            return diag(lc, pos_of(k), VG_ERULE, 0, "x_vigie: keys must be strings");
+        if (strcmp(ks, "tests") != 0) {
+            /* read by the stateful engines (detectors/stateful.h) */
+            if (strcmp(ks, "suppress") && strcmp(ks, "baseline"))
+                return diag(lc, pos_of(k), VG_ERULE, 0, "x_vigie: unknown key '%s'", ks);
+            if (!r->meta.x_vigie && !(r->meta.x_vigie = json_object()))
+                return VG_ENOMEM;
+            json_t *j = yaml_to_json(lc, tv, 0);
+            if (!j || json_object_set_new(r->meta.x_vigie, ks, j))
+                return VG_ENOMEM;
+            continue;
+        }
         if (tv->type != YAML_SEQUENCE_NODE)
             return diag(lc, pos_of(tv), VG_ERULE, 0, "x_vigie.tests must be a list");
         size_t n = (size_t)(tv->data.sequence.items.top - tv->data.sequence.items.start);
@@ -647,6 +720,62 @@ static vg_err compile_entry(loadctx *lc, vg_sigma_rule *r, const char *key, sg_p
     return group_add_item(g, &it);
 }
 
+/*
+ * `x_vigie: {yara: [rule_a, ns:rule_b]}` inside a selection: true when one of
+ * the named YARA rules (private ones too) matched the event. The YARA detector
+ * runs first and lists them in the event field `yara` as "|ns:rule|rule|...",
+ * so this is `yara|contains: ['|rule_a|', '|ns:rule_b|']`.
+ */
+static vg_err compile_x_vigie_yara(loadctx *lc, vg_sigma_rule *r, yaml_node_t *v, sg_pos kp,
+                                   sg_group *g)
+{
+    yaml_node_t *names = NULL;
+    if (v && v->type == YAML_MAPPING_NODE)
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+            const char *k = scalar(node(lc, p->key));
+            if (!k || strcmp(k, "yara"))
+                return diag(lc, pos_of(node(lc, p->key)), VG_ERULE, 0,
+                            "x_vigie in a selection: only 'yara: [rule names]' is known");
+            names = node(lc, p->value);
+        }
+    size_t n = !names ? 0 : names->type == YAML_SCALAR_NODE ? 1
+               : names->type == YAML_SEQUENCE_NODE
+                   ? (size_t)(names->data.sequence.items.top - names->data.sequence.items.start)
+                   : 0;
+    if (!n || n > 256)
+        return diag(lc, kp, VG_ERULE, 0, "x_vigie: {yara: ...} needs 1 to 256 YARA rule names");
+    sg_raw *vals = calloc(n, sizeof *vals);
+    char **bufs = calloc(n, sizeof *bufs);
+    vg_err err = vals && bufs ? VG_OK : VG_ENOMEM;
+    for (size_t i = 0; !err && i < n; i++) {
+        yaml_node_t *e = names->type == YAML_SCALAR_NODE
+                             ? names : node(lc, names->data.sequence.items.start[i]);
+        const char *nm = scalar(e);
+        if (!nm || !*nm || strchr(nm, '|')) {
+            err = diag(lc, pos_of(e), VG_ERULE, 0, "x_vigie.yara: expected YARA rule names");
+            break;
+        }
+        size_t l = strlen(nm) + 3;
+        if (!(bufs[i] = malloc(l))) {
+            err = VG_ENOMEM;
+            break;
+        }
+        snprintf(bufs[i], l, "|%s|", nm);
+        vals[i] = (sg_raw){bufs[i], l - 1, false, text_pos(e)};
+    }
+    sg_item it;
+    sg_pos epos;
+    vg_errbuf eb = {0};
+    if (!err && (err = sg_item_compile(&it, "yara|contains", kp, false, vals, n, &r->nvalues,
+                                       &epos, &eb)))
+        err = diag(lc, epos, err, 0, "%s", eb.msg);
+    for (size_t i = 0; bufs && i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(vals);
+    return err ? err : group_add_item(g, &it);
+}
+
 static vg_err compile_map(loadctx *lc, vg_sigma_rule *r, yaml_node_t *m, sg_group *g)
 {
     if (m->data.mapping.pairs.top == m->data.mapping.pairs.start)
@@ -655,7 +784,9 @@ static vg_err compile_map(loadctx *lc, vg_sigma_rule *r, yaml_node_t *m, sg_grou
         yaml_node_t *k = node(lc, p->key), *v = node(lc, p->value);
         if (!scalar(k))
             return diag(lc, pos_of(k), VG_ERULE, 0, "a field name must be a string");
-        vg_err err = compile_entry(lc, r, scalar(k), text_pos(k), v, g);
+        vg_err err = !strcmp(scalar(k), "x_vigie")
+                         ? compile_x_vigie_yara(lc, r, v, text_pos(k), g)
+                         : compile_entry(lc, r, scalar(k), text_pos(k), v, g);
         if (err)
             return err;
     }
@@ -912,8 +1043,19 @@ static vg_err compile_doc(loadctx *lc, yaml_node_t *root)
             filter = v;
         else if (!strcmp(ks, "x_vigie"))
             x_vigie = v;
-        else if (!strcmp(ks, "correlation"))
+        else if (!strcmp(ks, "name"))
+            err = take_str(lc, ks, v, &r->meta.name);
+        else if (!strcmp(ks, "correlation")) {
+            if (lc->opts && lc->opts->on_correlation) {
+                vg_sigma_rule_destroy(r);
+                lc->opts->on_correlation(lc->opts->corr_ud, lc->doc, root, lc->origin,
+                                         lc->on_diag, lc->ud);
+                free(date);
+                free(modified);
+                return VG_OK;
+            }
             err = diag(lc, pos_of(k), VG_EUNSUPPORTED, 0, "correlation rules are not supported");
+        }
         else if (!strcmp(ks, "action") && scalar(v))
             err = diag(lc, pos_of(k), VG_EUNSUPPORTED, 0,
                        "rule collections ('action: %s') are not supported", scalar(v));

@@ -14,7 +14,12 @@
  * outside this set rejects the rule with VG_EUNSUPPORTED naming it and its
  * position; the other rules still load.
  *
- * Vigie's extension, the custom top-level key `x_vigie`:
+ * `name` (the specification's per-file unique name, by which correlations
+ * refer to rules) is kept in meta.name.
+ *
+ * Vigie's extension, the custom top-level key `x_vigie` (keys other than
+ * `tests` - suppress, baseline... - are kept as JSON in meta.x_vigie for the
+ * stateful engines, detectors/stateful.h):
  *   x_vigie:
  *     tests:
  *       - line: "Dec 10 06:55:46 host sshd[1]: Failed password for root ..."
@@ -38,6 +43,8 @@
 #include "rule.h"
 
 typedef struct vg_sigma_rule vg_sigma_rule;
+struct yaml_document_s;
+struct yaml_node_s;
 
 typedef struct vg_sigma_opts {
     uint32_t regex_match_limit; /* PCRE2 match limit (0 = PCRE2 default) */
@@ -50,6 +57,13 @@ typedef struct vg_sigma_opts {
        becomes the list of values of `name`; an undefined one rejects the rule. */
     const vg_kv *placeholders;
     size_t nplaceholders;
+    /* Correlation documents (a top-level `correlation` key): when set, each
+       is handed to this callback (the libyaml document and its root node,
+       valid during the call; diag/diag_ud report its errors) instead of
+       being rejected as unsupported. See detectors/correlation.h. */
+    void (*on_correlation)(void *corr_ud, struct yaml_document_s *doc, struct yaml_node_s *root,
+                           const char *origin, vg_diag_fn diag, void *diag_ud);
+    void *corr_ud;
 } vg_sigma_opts;
 
 /* One test case from x_vigie.tests. Strings owned by the rule. */
@@ -61,6 +75,9 @@ typedef struct vg_sigma_test {
     vg_kv *fields;         /* expected fields (values[0] only) */
     size_t nfields;
     int line_no;           /* where the case is written */
+    /* A timestamped sequence instead (`lines:`, for suppression): the case
+       as JSON, run by `vigie rules test` (correlation.h vg_corr_test_from_json). */
+    struct json_t *sequence;
 } vg_sigma_test;
 
 /*

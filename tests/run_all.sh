@@ -15,7 +15,8 @@ cd "$ROOT"
 
 DEPS="meson ninja-build pkg-config gcc libpcre2-dev zlib1g-dev libyaml-dev libjansson-dev
       libsystemd-dev libyara-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
-      systemd-journal-remote python3 gzip procps"
+      systemd-journal-remote python3 gzip procps libcap-dev libmicrohttpd-dev curl rsyslog rsyslog-gnutls
+      debhelper lintian rpm libseccomp-dev"
 missing=
 for p in $DEPS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -50,8 +50,10 @@ finish() {
 }
 
 # start_agent CONFIG [args...]: vigie run in the background, stderr to $T/agent.log.
+# As root, with --allow-root (a root agent without agent.user refuses to run).
+ALLOW_ROOT=(); [ "$(id -u)" = 0 ] && ALLOW_ROOT=(--allow-root)
 start_agent() {
-    "$VIGIE" run -c "$@" >>"$T/agent.out" 2>>"$T/agent.log" &
+    "$VIGIE" run "${ALLOW_ROOT[@]}" -c "$@" >>"$T/agent.out" 2>>"$T/agent.log" &
     AGENT_PID=$!
 }
 

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
-ALL="syslog json access squid raw auditd msgfields sigma config framer json_writer"
+ALL="syslog json access squid raw auditd msgfields sigma config framer json_writer spool"
 TARGETS=${*:-$ALL}
 OUT=${FUZZ_BUILD:-$ROOT/build-fuzz}
 JOBS=${FUZZ_JOBS:-2}

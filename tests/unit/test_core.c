@@ -130,7 +130,7 @@ static const struct {
     {"limits:\n  batch_events: 70000\n", ":2:17: 'batch_events' must be between 1 and 65536"},
     {"limits:\n  batch_arena: lots\n", ":2:16: 'batch_arena' expects a size"},
     {"inputs: {a: b}\n", ":1:9: 'inputs' expects a list of maps"},
-    {"inputs:\n  - type: tcp\n", ":2:11: 'type' expects one of: file, journald; got 'tcp'"},
+    {"inputs:\n  - type: tcp\n", ":2:11: 'type' expects one of: file, journald, syslog; got 'tcp'"},
     {"inputs:\n  - type: file\n", "a file input needs 'paths'"},
     {"outputs:\n  - type: file\n", "a file output needs 'path'"},
     {"rules:\n  overrides:\n    - enabled: false\n", ":3:7: an override needs the 'id'"},
