@@ -13,6 +13,7 @@ int vg_cmd_scan(int argc, char **argv);
 int vg_cmd_rules(int argc, char **argv);
 int vg_cmd_config(int argc, char **argv);
 int vg_cmd_status(int argc, char **argv);
+int vg_cmd_send_test(int argc, char **argv);
 int vg_cmd_alerts(int argc, char **argv);
 
 /* Print a rule diagnostic as "file:line:col: error: msg" on stderr. */

@@ -300,9 +300,9 @@ static const vg_option rules_opts[] = {
 
 static const vg_option spool_opts[] = {
     {"fsync", OPT_ENUM, CF(spool_fsync), "batch", 0, 0, fsyncs, NULL, 0, 0, NULL,
-     "batch: fsync every appended batch before positions move (nothing acknowledged is lost, "
-     "one fsync per batch); interval: fsync every fsync_interval (a power loss can lose that "
-     "much; a crash of the agent alone loses nothing)"},
+     "batch: fsync what was appended before every commit of input positions (a power loss "
+     "loses nothing); interval: at most every fsync_interval (a power loss can lose that much; "
+     "a crash of the agent alone loses nothing)"},
     {"fsync_interval", OPT_DURATION, CF(spool_fsync_interval_ms), "1s", 10, 60000, NULL, NULL, 0,
      0, NULL, "fsync period when fsync is interval"},
     {"segment_size", OPT_SIZE, CF(spool_segment_size), "8MiB", 64 << 10, 1 << 30, NULL, NULL, 0,

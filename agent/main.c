@@ -18,6 +18,7 @@ static void usage(FILE *out)
             "  alerts [-c FILE] [--since 1h] [--min-level high] [--rule ID]\n"
             "                                this host's alerts from the local files and spool\n"
             "  status [--check]              the running agent's statistics / a monitoring verdict\n"
+            "  send-test-alert [-c FILE]     one harmless alert through every configured output\n"
             "  config check [-c FILE]        validate a configuration\n"
             "  config reference              print every configuration option\n"
             "  version                       print the version\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
         return vg_cmd_config(argc - 1, argv + 1);
     if (!strcmp(c, "status"))
         return vg_cmd_status(argc - 1, argv + 1);
+    if (!strcmp(c, "send-test-alert"))
+        return vg_cmd_send_test(argc - 1, argv + 1);
     if (!strcmp(c, "alerts"))
         return vg_cmd_alerts(argc - 1, argv + 1);
     if (!strcmp(c, "version") || !strcmp(c, "--version")) {

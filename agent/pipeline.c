@@ -41,6 +41,7 @@ typedef struct in_rt {
     void *pstate; /* the parser's state (multi-line formats) */
     uint64_t pcount[16]; /* its counters as last published to the registry */
     vg_counter *events, *parse_failed;
+    vg_counter *lag; /* gauge input.lag_bytes, when the collector knows it */
 } in_rt;
 
 struct vg_pipeline {
@@ -626,6 +627,8 @@ static vg_err inputs_open(vg_pipeline *p, bool first_run, vg_errbuf *eb)
             return r;
         }
         in->events = vg_stats_counter(p->st, "input.events", "input", ic->name);
+        if (in->ops->lag)
+            in->lag = vg_stats_gauge(p->st, "input.lag_bytes", "input", ic->name);
         if (ic->parser && ic->parser->state_create &&
             !(in->pstate = ic->parser->state_create()))
             return vg_errf(eb, VG_ENOMEM, "input '%s': out of memory", ic->name);
@@ -637,6 +640,9 @@ static vg_err inputs_open(vg_pipeline *p, bool first_run, vg_errbuf *eb)
    parser.<name>{input=...}: the registry only adds, so add the growth. */
 static void publish_parser_counters(vg_pipeline *p)
 {
+    for (size_t i = 0; i < p->nins; i++)
+        if (p->ins[i].lag && p->ins[i].self)
+            vg_gauge_set(p->ins[i].lag, p->ins[i].ops->lag(p->ins[i].self));
     if (p->mfs) {
         uint64_t h = vg_msgfields_scratch_limit_hits(p->mfs);
         if (h > p->mf_limit_last)
@@ -714,7 +720,8 @@ static void spool_publish(vg_pipeline *p)
     if (!p->spool || !p->spool_pending)
         return;
     vg_errbuf eb;
-    if (vg_spool_flush(p->spool, &eb)) {
+    /* Written and shown to the senders now; fsync'ed at commit (vg_pipeline_flush). */
+    if (vg_spool_publish(p->spool, &eb)) {
         vg_counter_add(p->c_commit_errors, 1);
         vg_log_once("spool_flush", VG_LOG_ERROR, "spool: %s; inputs paused until it can be "
                     "written (nothing is lost)", eb.msg);
@@ -798,9 +805,13 @@ static void heartbeat(vg_pipeline *p)
         if (k++)
             vg_buf_putc(b, ',');
         vg_json_cstr(b, p->ins[i].conf->name);
-        vg_buf_printf(b, ":{\"events\":%llu,\"open\":%s}",
+        vg_buf_printf(b, ":{\"events\":%llu,\"open\":%s",
                       (unsigned long long)(p->ins[i].events ? vg_counter_get(p->ins[i].events) : 0),
                       p->ins[i].ops && p->ins[i].ops != &idle_ops ? "true" : "false");
+        if (p->ins[i].lag && p->ins[i].self)
+            vg_buf_printf(b, ",\"lag_bytes\":%llu",
+                          (unsigned long long)p->ins[i].ops->lag(p->ins[i].self));
+        vg_buf_putc(b, '}');
     }
     vg_buf_puts(b, "}}}");
     if (b->overflow)

@@ -357,6 +357,7 @@ typedef struct rslot {
 
 struct vg_spool {
     vg_spool_conf conf;
+    bool defer_sync; /* vg_spool_publish: write and show, fsync at the next vg_spool_flush */
     char dir[PATH_MAX];
     pthread_mutex_t mu;
     pthread_cond_t cond, ucond;
@@ -1081,8 +1082,10 @@ static vg_err publish(vg_spool *s, vg_lane l, bool closing, unlinks *u, vg_errbu
         return VG_OK;
     int64_t now = mono_ms();
     bool dirty = ls->wsize > ls->wpub || ls->unsynced;
-    if (dirty &&
-        (closing || !s->conf.fsync_interval || now - ls->last_sync >= s->conf.fsync_interval_ms)) {
+    bool due = s->defer_sync ? false
+                             : (!s->conf.fsync_interval ||
+                                now - ls->last_sync >= s->conf.fsync_interval_ms);
+    if (dirty && (closing || due)) {
         if (fsync(ls->fd))
             return vg_errno(eb, VG_EIO, "spool: fsync of %s segment %" PRIu64, vg_lane_name(l),
                             ls->wseq);
@@ -1209,6 +1212,14 @@ fail:
     }
     memmove(ls->sl, ls->sl + done, (ls->nsl - done) * sizeof *ls->sl);
     ls->nsl -= done;
+    return e;
+}
+
+vg_err vg_spool_publish(vg_spool *s, vg_errbuf *eb)
+{
+    s->defer_sync = true;
+    vg_err e = vg_spool_flush(s, eb);
+    s->defer_sync = false;
     return e;
 }
 

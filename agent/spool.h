@@ -170,6 +170,18 @@ vg_err vg_spool_append(vg_spool *s, vg_lane lane, const char *rec, size_t len);
 vg_err vg_spool_flush(vg_spool *s, vg_errbuf *eb);
 
 /*
+ * Writer. Like vg_spool_flush, but without fsync (except for a segment it
+ * closes): what is pending is written and shown to readers at once, and
+ * fsync'ed by the next vg_spool_flush, whatever the policy. The pipeline
+ * publishes after every batch (readers send without waiting for a commit)
+ * and calls vg_spool_flush before it commits input positions, so the
+ * guarantee is unchanged: no position moves before its records are on disk.
+ * A reader may send a record a power loss then takes from the spool; it is
+ * produced again from the uncommitted input (a duplicate, never a loss).
+ */
+vg_err vg_spool_publish(vg_spool *s, vg_errbuf *eb);
+
+/*
  * Writer. True when the pipeline must stop reading inputs: the last
  * vg_spool_flush failed (until one succeeds), a lane with
  * policy block is over its cap, or free disk is under min_free_disk after

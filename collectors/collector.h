@@ -77,6 +77,11 @@ typedef struct vg_collector_ops {
 
     /* Release everything (safe on a half-built object and on NULL). */
     void (*destroy)(void *self);
+
+    /* Optional (NULL = unknown): bytes written to the source and not yet
+       read (files: size minus read position, summed), for statistics and
+       heartbeats. Called from the pipeline thread. */
+    uint64_t (*lag)(void *self);
 } vg_collector_ops;
 
 /* Registry: ops by type name, NULL when unknown. */

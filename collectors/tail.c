@@ -1149,8 +1149,23 @@ fail:
     return NULL;
 }
 
+/* Bytes not yet read, over the open files (one fstat each). */
+static uint64_t tail_lag(void *self)
+{
+    tail *t = self;
+    uint64_t lag = 0;
+    for (size_t i = 0; i < t->nfiles; i++) {
+        const tfile *f = t->files[i];
+        struct stat st;
+        if (f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size > f->rpos)
+            lag += (uint64_t)st.st_size - f->rpos;
+    }
+    return lag;
+}
+
 const vg_collector_ops vg_collector_file = {
     .type = "file",
+    .lag = tail_lag,
     .flags = 0,
     .create = tail_create,
     .start = tail_start,

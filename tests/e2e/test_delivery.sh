@@ -77,5 +77,13 @@ check "new alert after restart" wait_for 20 have_rows alert 61
 stop_agent
 check "no duplicate after a clean restart" test "$(ch_query "SELECT count() - uniqExact(event_id) FROM vigie_alerts WHERE kind='alert'")" = 0
 check "exactly 61 alerts (before restart: $before)" test "$(rows alert)" = 61
+
+# send-test-alert: one harmless alert through every output, with each one's answer.
+"$VIGIE" send-test-alert -c "$T/vigie.yml" >"$T/sta.out" 2>&1; rc=$?
+check "send-test-alert succeeds (exit 0)" test $rc = 0
+check "  ... says the file output wrote it and ClickHouse took it" bash -c "grep -q 'file0 .*written' '$T/sta.out' && grep -q 'ch .*delivered' '$T/sta.out'"
+check "  ... and it is in ClickHouse" test "$(ch_query "SELECT count() FROM vigie_alerts WHERE rule_title = 'Vigie test alert'")" = 1
 ch_stop
+"$VIGIE" send-test-alert -c "$T/vigie.yml" --output ch >"$T/sta2.out" 2>&1; rc=$?
+check "with ClickHouse down it fails (exit 1) and says why" bash -c "[ $rc = 1 ] && grep -q 'ch .*FAILED' '$T/sta2.out'"
 finish
