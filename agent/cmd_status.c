@@ -236,6 +236,23 @@ static void print_table(json_t *root)
     }
     printf("%-62s %10llu\n", k > 10 ? "(all rules)" : "(total)",
            sum(arr, "alerts", NULL, NULL, NULL));
+
+    /* Rules: top 5 by evaluation time (sampled: rule.eval_ns). */
+    k = 0;
+    json_array_foreach(arr, i, c)
+    {
+        const char *nm = sget(c, "name");
+        if (r && nm && !strcmp(nm, "rule.eval_ns") && sget(c, "value") && nget(c, "v"))
+            r[k++] = (ranked){sget(c, "value"), nget(c, "v")};
+    }
+    if (k) {
+        printf("\n%-62s %10s\n", "RULE (top 5 by evaluation time, sampled)", "MS");
+        qsort(r, k, sizeof *r, cmp_ranked);
+        for (i = 0; i < k && i < 5; i++) {
+            safe(name, sizeof name, r[i].v);
+            printf("%-62s %10.1f\n", name, (double)r[i].n / 1e6);
+        }
+    }
     free(r);
 
     /* Drops, truncations and limit hits, whatever part counted them. */

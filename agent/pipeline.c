@@ -638,8 +638,32 @@ static vg_err inputs_open(vg_pipeline *p, bool first_run, vg_errbuf *eb)
 
 /* Publish the parsers' own counters (auditd groups dropped, ...) as
    parser.<name>{input=...}: the registry only adds, so add the growth. */
+/* Spool gauges per network output (for `vigie status`, --check and
+   metrics): bytes waiting in the lanes it reads, age of its oldest
+   unacknowledged batch. */
+static void spool_gauges(vg_pipeline *p)
+{
+    if (!p->spool)
+        return;
+    uint64_t lane_bytes[VG_LANE_COUNT] = {0};
+    for (int l = 0; l < VG_LANE_COUNT; l++)
+        vg_spool_depth(p->spool, (vg_lane)l, &lane_bytes[l], NULL);
+    int64_t now_ms = wall_ns() / 1000000;
+    for (size_t i = 0; i < p->cfg->noutputs; i++) {
+        const vg_output_conf *oc = &p->cfg->outputs[i];
+        if (!vg_output_is_spooled(oc->type))
+            continue;
+        int64_t old = vg_spool_oldest_unacked(p->spool, oc->name);
+        vg_gauge_set(vg_stats_gauge(p->st, "spool.bytes", "output", oc->name),
+                     lane_bytes[VG_LANE_ALERTS] + (oc->events ? lane_bytes[VG_LANE_EVENTS] : 0));
+        vg_gauge_set(vg_stats_gauge(p->st, "spool.oldest_age_seconds", "output", oc->name),
+                     old && now_ms > old ? (uint64_t)((now_ms - old) / 1000) : 0);
+    }
+}
+
 static void publish_parser_counters(vg_pipeline *p)
 {
+    spool_gauges(p);
     for (size_t i = 0; i < p->nins; i++)
         if (p->ins[i].lag && p->ins[i].self)
             vg_gauge_set(p->ins[i].lag, p->ins[i].ops->lag(p->ins[i].self));
@@ -914,6 +938,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
     int64_t next_hb = hb_every > 0 ? mono_ms() : -1; /* one at start: the agent is up */
     int64_t fsync_every = p->cfg->spool_fsync ? p->cfg->spool_fsync_interval_ms : -1;
     int64_t next_fsync = fsync_every > 0 ? mono_ms() + fsync_every : -1;
+    int64_t next_gauges = mono_ms();
     bool stop = false;
     struct pollfd *pfd = NULL;
     size_t npfd = 0;
@@ -935,6 +960,13 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
         if (next_stats >= 0 && now >= next_stats) {
             print_stats(p);
             next_stats = now + p->cfg->stats_interval_ms;
+        }
+        if (p->spool && now >= next_gauges) {
+            spool_gauges(p); /* live figures for `vigie status` between commits */
+            for (size_t i = 0; i < p->nins; i++)
+                if (p->ins[i].lag && p->ins[i].self)
+                    vg_gauge_set(p->ins[i].lag, p->ins[i].ops->lag(p->ins[i].self));
+            next_gauges = now + 2000;
         }
         if (next_hb >= 0 && now >= next_hb) {
             if (p->spool)

@@ -567,6 +567,8 @@ static int add_src(YR_COMPILER *cp, comp_ctx *c, const src *s)
 
 /* Compile every good file; a failing one is marked bad and the compiler is
    rebuilt with the good ones so far. */
+static void compact_rules(YR_RULES **r);
+
 static YR_RULES *compile_all(det_yara *d, vg_diag_fn diag, void *ud)
 {
     comp_ctx c = {d, diag, ud, true, 0};
@@ -591,6 +593,7 @@ static YR_RULES *compile_all(det_yara *d, vg_diag_fn diag, void *ud)
     if (yr_compiler_get_rules(cp, &rules) != ERROR_SUCCESS)
         rules = NULL;
     yr_compiler_destroy(cp);
+    compact_rules(&rules);
     return rules;
 }
 
@@ -634,6 +637,27 @@ static size_t ms_read(void *p, size_t size, size_t count, void *ud)
     memcpy(p, m->p + m->pos, count * size);
     m->pos += count * size;
     return count;
+}
+
+/*
+ * libyara's compiler hands over its arena with every buffer at its grown
+ * size (megabytes per rule set, mostly empty); a saved-and-reloaded rule set
+ * is allocated at its exact size. Measured on the shipped rules: 66 MB of
+ * RSS before, a few MB after. On failure *r is left as it was.
+ */
+static void compact_rules(YR_RULES **r)
+{
+    mstream m = {0};
+    YR_STREAM ws = {&m, NULL, ms_write};
+    YR_RULES *fresh = NULL;
+    if (*r && yr_rules_save_stream(*r, &ws) == ERROR_SUCCESS && !m.oom) {
+        YR_STREAM rs = {&m, ms_read, NULL};
+        if (yr_rules_load_stream(&rs, &fresh) == ERROR_SUCCESS) {
+            yr_rules_destroy(*r);
+            *r = fresh;
+        }
+    }
+    free(m.p);
 }
 
 static void sha256_hex(const void *p, size_t n, char out[65])
@@ -975,6 +999,8 @@ static bool build_subset(det_yara *d, const bool *use, bool only_always, subset 
         u->rules = NULL;
     if (cp)
         yr_compiler_destroy(cp);
+    if (u->rules)
+        compact_rules(&u->rules);
     if (!ok || !u->rules) {
         subset_free(u);
         return false;
