@@ -115,8 +115,8 @@ Test(syslog_fmt, table)
         vg_buf_init(&b, 1 << 20);
         vg_syslog_fmt_opts o = {.facility = c->facility, .app_name = c->app, .hostname = c->host};
         cr_assert(vg_syslog_frame(&b, &o, c->item, strlen(c->item)), "%s", c->name);
-        const char *msg;
-        size_t mlen;
+        const char *msg = NULL;
+        size_t mlen = 0;
         cr_assert_eq(parse_frame(b.p, b.n, &msg, &mlen), b.n, "%s: one whole frame", c->name);
         size_t wl = strlen(c->want), il = strlen(c->item);
         cr_assert_eq(mlen, wl + il, "%s: length %zu, want %zu: %.*s", c->name, mlen, wl + il,
