@@ -782,8 +782,6 @@ static void heartbeat(vg_pipeline *p)
         return;
     int64_t now = wall_ns();
     char id[33];
-    char tick[32];
-    snprintf(tick, sizeof tick, "%lld", (long long)now);
     vg_alert_id(id, p->info.agent_id ? p->info.agent_id : "", (uint64_t)now, "heartbeat");
     vg_buf *b = &p->rec;
     vg_buf_reset(b);
@@ -939,14 +937,19 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
     int64_t fsync_every = p->cfg->spool_fsync ? p->cfg->spool_fsync_interval_ms : -1;
     int64_t next_fsync = fsync_every > 0 ? mono_ms() + fsync_every : -1;
     int64_t next_gauges = mono_ms();
+    /* Windows and baselines close on time even when every input is quiet
+       (a silenced logger is exactly what a silence baseline must see). */
+    int64_t next_tick = mono_ms() + 30000;
     bool stop = false;
     struct pollfd *pfd = NULL;
     size_t npfd = 0;
     while (!stop) {
         size_t got = round_once(p);
-        if (!got && vg_pipeline_tick(p)) /* idle: windows due to close (final alerts) */
-            p->dirty = true;
         int64_t now = mono_ms();
+        if ((!got || now >= next_tick) && vg_pipeline_tick(p)) /* windows due to close */
+            p->dirty = true;
+        if (now >= next_tick)
+            next_tick = now + 30000;
         if (p->dirty && now >= next_commit) {
             commit(p);
             next_commit = now + p->cfg->commit_interval_ms;
@@ -1008,7 +1011,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
         }
-        int64_t timers[] = {p->dirty ? next_commit : -1, next_stats, next_wd,
+        int64_t timers[] = {p->dirty ? next_commit : -1, next_stats, next_wd, next_tick,
                             p->spool ? next_hb : -1, p->spool ? next_fsync : -1,
                             p->spool_blocked ? now + 100 : -1 /* re-check the spool's room */};
         for (size_t i = 0; i < sizeof timers / sizeof *timers; i++)
