@@ -404,8 +404,9 @@ bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event 
 {
     /* Compact on purpose: raw events are forwarded in volume and compressed;
        a 128-bit hash per line would be ~16 incompressible bytes. The id is
-       the stream's hash (the same on every line of a stream) and the offset:
-       deterministic, unique per line, cheap to compress. */
+       the stream's hash (the same on every line of a stream) and the line
+       number (or the offset): deterministic, unique per line, cheap to
+       compress. */
     char sid[33];
     vg_buf_reset(b);
     vg_alert_id(sid, ev->stream ? ev->stream->id : "none", 0, "");
@@ -416,7 +417,13 @@ bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event 
     vg_buf_puts(b, "{\"@timestamp\":");
     vg_json_time(b, ev->ts_ns ? ev->ts_ns : now_ns);
     vg_buf_puts(b, ",\"event\":{\"id\":");
-    MARK(k, VG_RK_ID, vg_buf_printf(b, "\"%.12s-%llu\"", sid, (unsigned long long)ev->offset));
+    /* The line number when the collector counts lines (files): it grows by
+       one per line, so it costs about a byte after compression where the
+       byte offset costs four. Journald's offset is its sequence number. */
+    if (ev->line)
+        MARK(k, VG_RK_ID, vg_buf_printf(b, "\"%.12s:%llu\"", sid, (unsigned long long)ev->line));
+    else
+        MARK(k, VG_RK_ID, vg_buf_printf(b, "\"%.12s-%llu\"", sid, (unsigned long long)ev->offset));
     vg_buf_puts(b, ",\"kind\":");
     MARK(k, VG_RK_KIND, vg_buf_puts(b, "\"event\""));
     vg_buf_puts(b, "},\"host\":{\"name\":");

@@ -45,8 +45,8 @@ bool vg_alert_build(vg_alert *a, const vg_agent_info *info, const vg_rule_meta *
                     const vg_event *ev, int64_t now_ns);
 
 /* A forwarded raw event (event.kind "event"), compact: @timestamp, event.id
-   ("<12 hex of the stream's hash>-<offset>": deterministic, unique per
-   line), host.name, agent.id, log.file.path (or log.journald_unit),
+   ("<12 hex of the stream's hash>:<line number>" for files, "...-<offset>"
+   otherwise: deterministic, unique per line), host.name, agent.id, log.file.path (or log.journald_unit),
    log.offset, message. k (may be NULL) gets where the key values are.
    Returns false when it did not fit b's cap. */
 bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event *ev,

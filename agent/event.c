@@ -144,6 +144,7 @@ void vg_event_clear(vg_event *ev)
     ev->raw = VG_STR_NULL;
     ev->stream = NULL;
     ev->offset = 0;
+    ev->line = 0;
     ev->flags = 0;
     ev->logsource = NULL;
     ev->service2 = NULL;

@@ -95,6 +95,8 @@ typedef struct vg_event {
     vg_str raw;               /* the record as read (line without its newline) */
     const vg_stream *stream;  /* owned by the collector */
     uint64_t offset;          /* byte offset of the line in the stream (journal: seqnum) */
+    uint64_t line;            /* files: number of the line in the stream, counted since the
+                                 agent first read it (restored with positions); 0 = unknown */
     uint32_t flags;           /* VG_EV_* */
     const vg_logsource *logsource; /* routing of the input; owned by the config */
     const char *service2;     /* service derived from the program name ("sshd"), NULL = none */

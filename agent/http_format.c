@@ -379,11 +379,13 @@ static void fast_clickhouse(vg_buf *b, const vg_send_item *it, const vg_http_fmt
     }
     /* A forwarded raw event is only these columns (no rule, no parsed
        fields, no `raw` copy): it comes in volume and must compress well. */
-    vg_buf_printf(b, ",\"timestamp\":%lld,\"timestamp_ns\":%lld,\"event_id\":", (long long)sec,
+    vg_buf_printf(b, ",\"timestamp\":%lld,\"timestamp_ns\":%lld,\"message\":", (long long)sec,
                   (long long)sub);
-    put_tok(b, it, VG_RK_ID);
-    vg_buf_puts(b, ",\"message\":");
     put_tok(b, it, VG_RK_MESSAGE);
+    /* The id last: "…","event_id":"<stream>:<n>"}\n{"kind":… up to the next
+       message is then one long repeat with only the line number new. */
+    vg_buf_puts(b, ",\"event_id\":");
+    put_tok(b, it, VG_RK_ID);
     vg_buf_puts(b, "}\n");
 }
 
@@ -730,7 +732,10 @@ vg_err vg_http_gzip(const char *p, size_t n, int level, vg_buf *out, vg_errbuf *
     z_stream z;
     memset(&z, 0, sizeof z);
     vg_buf_reset(out);
-    if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    /* At level 9 (raw-event batches) the larger hash and the filtered
+       strategy buy ~1% more on log lines, at no cost that matters there. */
+    if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, level >= 9 ? 9 : 8,
+                     level >= 9 ? Z_FILTERED : Z_DEFAULT_STRATEGY) != Z_OK)
         return vg_errf(eb, VG_ENOMEM, "gzip: deflateInit2 failed");
     size_t bound = deflateBound(&z, (uLong)n);
     if (bound > out->max) {

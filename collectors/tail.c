@@ -80,6 +80,8 @@ typedef struct tfile {
     uint64_t rpos;         /* next byte to read */
     uint64_t handed;       /* just past the last line handed out */
     uint64_t committed;    /* handed as of the last mark() */
+    uint64_t nlines;       /* lines handed out (restored with the position) */
+    uint64_t clines;       /* nlines as of the last mark() */
     vg_framer fr;
     vg_stream stream;
     tf_state state;
@@ -101,7 +103,7 @@ typedef struct wdir {
 
 typedef struct saved_ent {
     char *path;
-    uint64_t dev, ino, fp, offset;
+    uint64_t dev, ino, fp, offset, line;
     size_t fplen;
     bool used;
 } saved_ent;
@@ -305,16 +307,18 @@ static tfile *open_file(tail *t, const char *path, bool initial, tf_state state,
                     t->name, TAIL_MAX_FILES);
         goto fail;
     }
-    uint64_t size = (uint64_t)st.st_size, off = 0;
+    uint64_t size = (uint64_t)st.st_size, off = 0, line = 0;
     if (want) {
         if (!fp_matches(fd, want->fp, want->fplen))
             goto fail;
         off = want->offset;
+        line = want->line;
     } else {
         saved_ent *s = find_saved(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, fd);
         if (s) {
             s->used = true;
             off = s->offset;
+            line = s->line;
         } else if (initial && t->first_run && t->conf->start_at == VG_START_END) {
             off = size;
         }
@@ -322,6 +326,7 @@ static tfile *open_file(tail *t, const char *path, bool initial, tf_state state,
     if (off > size) {
         vg_counter_add(t->c_truncations, 1);
         off = 0;
+        line = 0;
     }
     f = calloc(1, sizeof *f);
     tfile **nv = f ? realloc(t->files, (t->nfiles + 1) * sizeof *nv) : NULL;
@@ -340,6 +345,7 @@ static tfile *open_file(tail *t, const char *path, bool initial, tf_state state,
     f->cfp = f->fp;
     f->cfplen = f->fplen;
     f->rpos = f->handed = f->committed = off;
+    f->nlines = f->clines = line;
     f->stream.name = f->path;
     f->stream.input = t->name;
     f->state = state;
@@ -505,6 +511,7 @@ static void restart_at_zero(tail *t, tfile *f)
            f->path);
     vg_framer_reset(&f->fr, 0);
     f->rpos = f->handed = 0;
+    f->nlines = 0;
     f->fplen = 0;
     refresh_fp(f);
     set_stream_id(f);
@@ -640,6 +647,7 @@ static void fill(tail *t, tfile *f, vg_event *ev, const vg_line *l)
     ev->raw.n = l->n;
     ev->stream = &f->stream;
     ev->offset = l->offset;
+    ev->line = ++f->nlines;
     if (l->truncated) {
         ev->flags |= VG_EV_TRUNCATED;
         vg_counter_add(t->c_trunc_lines, 1);
@@ -810,6 +818,8 @@ static vg_err load_saved(tail *t, const json_t *saved)
         if (errno || *end || end == fp)
             continue;
         s.fplen = (size_t)fplen;
+        if (!json_u64(e, "line", &s.line)) /* positions written before line counts */
+            s.line = 0;
         if (!(s.path = strdup(path)))
             return VG_ENOMEM;
         t->saved[t->nsaved++] = s;
@@ -1080,6 +1090,7 @@ static void tail_mark(void *self)
     for (size_t i = 0; i < t->nfiles; i++) {
         tfile *f = t->files[i];
         f->committed = f->handed;
+        f->clines = f->nlines;
         f->cfp = f->fp;
         f->cfplen = f->fplen;
     }
@@ -1104,13 +1115,15 @@ static json_t *path_string(const char *path)
 }
 
 static json_t *pack_entry(const char *path, uint64_t dev, uint64_t ino, uint64_t fp,
-                          size_t fplen, uint64_t offset)
+                          size_t fplen, uint64_t offset, uint64_t line)
 {
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, fp);
     json_t *e = json_pack("{s:o?, s:I, s:I, s:s, s:I, s:I}", "path", path_string(path), "dev",
                           (json_int_t)dev, "ino", (json_int_t)ino, "fp", hex, "fplen",
                           (json_int_t)fplen, "offset", (json_int_t)offset);
+    if (e && line)
+        json_object_set_new(e, "line", json_integer((json_int_t)line));
     if (e && !json_is_string(json_object_get(e, "path"))) {
         json_decref(e);
         e = NULL;
@@ -1127,7 +1140,8 @@ static json_t *tail_save(void *self)
         goto fail;
     for (size_t i = 0; i < t->nfiles; i++) {
         const tfile *f = t->files[i];
-        json_t *e = pack_entry(f->path, f->dev, f->ino, f->cfp, f->cfplen, f->committed);
+        json_t *e = pack_entry(f->path, f->dev, f->ino, f->cfp, f->cfplen, f->committed,
+                               f->clines);
         if (!e || json_array_append_new(files, e) < 0) /* steals e, even on failure */
             goto fail;
     }
@@ -1139,7 +1153,7 @@ static json_t *tail_save(void *self)
         struct stat st;
         if (v->used || dir_of(v->path, dir, sizeof dir) < 0 || stat(dir, &st) == 0)
             continue;
-        json_t *e = pack_entry(v->path, v->dev, v->ino, v->fp, v->fplen, v->offset);
+        json_t *e = pack_entry(v->path, v->dev, v->ino, v->fp, v->fplen, v->offset, v->line);
         if (!e || json_array_append_new(files, e) < 0)
             goto fail;
     }

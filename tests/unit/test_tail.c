@@ -30,6 +30,7 @@ typedef struct rec {
     char path[PATH_MAX];
     char sid[80];
     uint64_t offset;
+    uint64_t line;
     uint32_t flags;
 } rec;
 
@@ -164,6 +165,7 @@ static void pump(harness *h, int64_t max_wait)
         snprintf(r->path, sizeof r->path, "%s", ev->stream->name);
         snprintf(r->sid, sizeof r->sid, "%s", ev->stream->id);
         r->offset = ev->offset;
+        r->line = ev->line;
         r->flags = ev->flags;
         cr_assert_str_eq(ev->stream->input, "t");
     }
@@ -523,6 +525,11 @@ Test(tail, save_restore_resumes_exactly)
     quiet(&h, 200);
     expect_lines(&h, (const char *[]){"l1", "l2", "partial", "l3", NULL});
     cr_expect_eq(h.got[2].offset, 6);
+    /* Line numbers continue across the restart (they come back with the
+       positions): the ids of forwarded raw events stay deterministic. */
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_eq(h.got[i].line, i + 1, "line %zu numbered %llu", i,
+                     (unsigned long long)h.got[i].line);
     h_fini(&h);
 }
 
