@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "baseline_rules.h"
 #include "correlation.h"
 #include "detector.h"
 #include "prefilter.h"
@@ -355,6 +356,18 @@ static void ds_finish(void *self, vg_config *cfg, vg_diag_fn diag, void *ud)
             continue;
         }
         vg_suppress_free(&sup);
+        /* x_vigie.baseline likewise: a bad spec rejects the rule (rules check
+           names it) instead of leaving a silent rule. */
+        vg_baseline_spec bs;
+        if (vg_baseline_spec_parse(m->x_vigie, &has, &bs, &eb)) {
+            vg_diag dg = {m->file, m->line, 1, 0, VG_ERULE, eb.msg};
+            diag(ud, &dg);
+            vg_sigma_rule_destroy(d->rules[i]);
+            d->rules[i] = NULL;
+            continue;
+        }
+        if (has)
+            vg_baseline_spec_free(&bs);
     }
     size_t k = 0;
     for (size_t i = 0; i < d->n; i++)
