@@ -1007,6 +1007,11 @@ static vg_err finish(vg_config *cfg, vg_errbuf *eb)
         if (!strcmp(o->type, "file") && !o->path)
             return vg_errf(eb, VG_ECONFIG, "%s: output '%s': a file output needs 'path'",
                            cfg->path, o->name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cfg->outputs[j].name, o->name))
+                return vg_errf(eb, VG_ECONFIG, "%s: two outputs are named '%s'; names must be "
+                               "unique (they key the spool's cursors and the statistics)",
+                               cfg->path, o->name);
         if (!strcmp(o->type, "http") && !o->url)
             return vg_errf(eb, VG_ECONFIG, "%s: output '%s': an http output needs 'url'",
                            cfg->path, o->name);
