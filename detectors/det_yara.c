@@ -87,7 +87,6 @@
 #include "yara_files.h"
 
 #define CACHE_MAGIC "VIGIE-YARA-CACHE1\n"
-#define STRINGS_PER_RULE 16
 #define MAX_SOURCE (64 << 20)
 #define MAX_FILES 100000
 #define SEP '\n'
@@ -1627,31 +1626,7 @@ static int on_event(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *ud)
     if (s->nhits >= d->n)
         return CALLBACK_CONTINUE;
     size_t js = s->json.n;
-    vg_buf_puts(&s->json, "\"strings\":[");
-    YR_STRING *str;
-    YR_MATCH *m;
-    size_t k = 0;
-    yr_rule_strings_foreach(rule, str)
-    {
-        /* libyara's notebook may hand out YR_MATCHes at unaligned addresses:
-           read each through a copy */
-        YR_MATCH mc;
-        for (const YR_MATCH *mp = ctx->matches[str->idx].head; mp; mp = mc.next) {
-            memcpy(&mc, mp, sizeof mc);
-            m = &mc;
-            if (m->is_private)
-                continue;
-            if (k >= STRINGS_PER_RULE)
-                break;
-            if (k++)
-                vg_buf_putc(&s->json, ',');
-            vg_buf_puts(&s->json, "{\"id\":");
-            vg_json_cstr(&s->json, str->identifier);
-            vg_buf_printf(&s->json, ",\"offset\":%lld,\"length\":%d}",
-                          (long long)(m->base + m->offset), m->match_length);
-        }
-    }
-    vg_buf_putc(&s->json, ']');
+    vg_yara_strings_json(&s->json, ctx, rule);
     s->hits[s->nhits++] = (hit){i, js, s->json.n - js};
     return CALLBACK_CONTINUE;
 }

@@ -24,7 +24,33 @@
 #include "../agent/json.h"
 
 #define RECENT 64 /* files remembered as just scanned */
-#define STRINGS_PER_RULE 16
+
+void vg_yara_strings_json(vg_buf *b, YR_SCAN_CONTEXT *ctx, YR_RULE *rule)
+{
+    vg_buf_puts(b, "\"strings\":[");
+    YR_STRING *s;
+    size_t k = 0;
+    yr_rule_strings_foreach(rule, s)
+    {
+        /* libyara's notebook may hand out YR_MATCHes at unaligned addresses:
+           read each through a copy */
+        YR_MATCH mc;
+        for (const YR_MATCH *mp = ctx->matches[s->idx].head; mp; mp = mc.next) {
+            memcpy(&mc, mp, sizeof mc);
+            if (mc.is_private)
+                continue;
+            if (k >= VG_YARA_STRINGS_PER_RULE)
+                break;
+            if (k++)
+                vg_buf_putc(b, ',');
+            vg_buf_puts(b, "{\"id\":");
+            vg_json_cstr(b, s->identifier);
+            vg_buf_printf(b, ",\"offset\":%lld,\"length\":%d}", (long long)(mc.base + mc.offset),
+                          mc.match_length);
+        }
+    }
+    vg_buf_putc(b, ']');
+}
 
 typedef struct req {
     vg_yfile_result *r; /* filled in by the worker */
@@ -101,31 +127,7 @@ static int on_scan(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *ud)
     if (c->r->nm >= VG_YFILES_MATCHES || (c->f->o.rule_ok && !c->f->o.rule_ok(c->f->o.ud, idx)))
         return CALLBACK_CONTINUE;
     vg_buf_reset(&c->b);
-    vg_buf_puts(&c->b, "\"strings\":[");
-    YR_STRING *s;
-    YR_MATCH *m;
-    size_t k = 0;
-    yr_rule_strings_foreach(rule, s)
-    {
-        /* libyara's notebook may hand out YR_MATCHes at unaligned addresses:
-           read each through a copy */
-        YR_MATCH mc;
-        for (const YR_MATCH *mp = ctx->matches[s->idx].head; mp; mp = mc.next) {
-            memcpy(&mc, mp, sizeof mc);
-            m = &mc;
-            if (m->is_private)
-                continue;
-            if (k >= STRINGS_PER_RULE)
-                break;
-            if (k++)
-                vg_buf_putc(&c->b, ',');
-            vg_buf_puts(&c->b, "{\"id\":");
-            vg_json_cstr(&c->b, s->identifier);
-            vg_buf_printf(&c->b, ",\"offset\":%lld,\"length\":%d}",
-                          (long long)(m->base + m->offset), m->match_length);
-        }
-    }
-    vg_buf_putc(&c->b, ']');
+    vg_yara_strings_json(&c->b, ctx, rule);
     if (c->b.overflow)
         return CALLBACK_CONTINUE;
     char *js = strndup(c->b.p, c->b.n);

@@ -64,6 +64,16 @@ typedef struct vg_yfiles_opts {
 } vg_yfiles_opts;
 
 /* Starts the worker; NULL on failure (no file scans then). rules outlives it. */
+/*
+ * The matched strings of `rule` in a scan's callback context, appended to b
+ * as the JSON member "strings":[{"id","offset","length"},...]: at most
+ * VG_YARA_STRINGS_PER_RULE, private strings left out. Alerts of event scans
+ * and of file scans carry the same shape (vigie.yara.strings).
+ */
+#define VG_YARA_STRINGS_PER_RULE 16
+struct vg_buf;
+void vg_yara_strings_json(struct vg_buf *b, YR_SCAN_CONTEXT *ctx, YR_RULE *rule);
+
 vg_yfiles *vg_yfiles_create(YR_RULES *rules, const vg_yfiles_opts *o, vg_stats *st);
 /* Stops the worker (waits for the scan in progress) and frees everything. */
 void vg_yfiles_destroy(vg_yfiles *f);
