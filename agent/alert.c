@@ -5,6 +5,7 @@
  * guarantees valid JSON and no raw control bytes whatever the input.
  */
 #include "alert.h"
+#include "hash.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -32,45 +33,25 @@ int vg_alert_severity(int rank)
     return rank >= 0 && rank <= 4 ? sev[rank] : 47;
 }
 
-/* 64-bit FNV-1a, then a splitmix64 finaliser for avalanche. */
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 void vg_alert_id(char out[33], const char *stream_id, uint64_t offset, const char *rule_id)
 {
-    uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+    uint64_t h1 = VG_FNV_BASIS, h2 = 0x84222325cbf29ce4ULL;
     const char sep = '\x1f';
     unsigned char off[8];
     for (int i = 0; i < 8; i++)
         off[i] = (unsigned char)(offset >> (8 * i));
-    h1 = fnv(h1, stream_id, strlen(stream_id));
-    h1 = fnv(h1, &sep, 1);
-    h1 = fnv(h1, off, 8);
-    h1 = fnv(h1, &sep, 1);
-    h1 = fnv(h1, rule_id, strlen(rule_id));
-    h2 = fnv(h2, rule_id, strlen(rule_id));
-    h2 = fnv(h2, &sep, 1);
-    h2 = fnv(h2, off, 8);
-    h2 = fnv(h2, &sep, 1);
-    h2 = fnv(h2, stream_id, strlen(stream_id));
-    uint64_t a = mix(h1 ^ mix(h2)), b = mix(h2 + 0x9e3779b97f4a7c15ULL * h1);
+    h1 = vg_fnv1a(h1, stream_id, strlen(stream_id));
+    h1 = vg_fnv1a(h1, &sep, 1);
+    h1 = vg_fnv1a(h1, off, 8);
+    h1 = vg_fnv1a(h1, &sep, 1);
+    h1 = vg_fnv1a(h1, rule_id, strlen(rule_id));
+    h2 = vg_fnv1a(h2, rule_id, strlen(rule_id));
+    h2 = vg_fnv1a(h2, &sep, 1);
+    h2 = vg_fnv1a(h2, off, 8);
+    h2 = vg_fnv1a(h2, &sep, 1);
+    h2 = vg_fnv1a(h2, stream_id, strlen(stream_id));
+    uint64_t a = vg_mix64(h1 ^ vg_mix64(h2)), b = vg_mix64(h2 + 0x9e3779b97f4a7c15ULL * h1);
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
         out[i] = hx[(a >> (60 - 4 * i)) & 15];

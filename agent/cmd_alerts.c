@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "hash.h"
 #include "config.h"
 #include "json.h"
 #include "reckeys.h"
@@ -45,10 +46,7 @@ typedef struct q {
 
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return vg_fnv1a(VG_FNV_BASIS, s, strlen(s));
 }
 
 /* Insert id; false when already present (or out of memory). */

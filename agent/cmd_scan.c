@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "../collectors/framer.h"
+#include "hash.h"
 #include "cmd.h"
 #include "log.h"
 #include "paths.h"
@@ -206,13 +207,7 @@ static void progress(scan *s, const char *path, gzFile gz, off_t size, bool fina
 
 static uint64_t fnv1a(const void *p, size_t n)
 {
-    const unsigned char *c = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return vg_fnv1a(VG_FNV_BASIS, p, n);
 }
 
 static int scan_file(scan *s, const char *path)

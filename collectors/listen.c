@@ -12,6 +12,7 @@
  * read size) for TCP buffers, one datagram buffer, and the rate table.
  */
 #include "listen.h"
+#include "../agent/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,12 +136,7 @@ static int64_t wall_ns(void)
 
 static uint64_t fnv1a(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return vg_fnv1a(VG_FNV_BASIS, s, strlen(s));
 }
 
 /* ------------------------------------------------------------ rate limit */

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "../agent/log.h"
+#include "../agent/hash.h"
 #include "collector.h"
 #include "framer.h"
 
@@ -138,12 +139,7 @@ static int64_t mono_ms(void)
 
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return vg_fnv1a(VG_FNV_BASIS, p, n); /* persisted: positions.json "fp" */
 }
 
 /* Hash of the first min(want, size) bytes; *got = bytes hashed. */

@@ -15,6 +15,8 @@
  * Before a slot has warmup/bucket buckets, it only learns.
  */
 #include "detectors/baseline.h"
+#include "agent/hash.h"
+#include "detectors/lru.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,11 +46,7 @@ typedef struct ktab {
 
 static uint64_t hash_bytes(const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = vg_fnv1a(1469598103934665603ULL, k, n);
     return h ^ (h >> 29);
 }
 
@@ -66,26 +64,12 @@ static bool kt_init(ktab *t, size_t cap, void (*vfree)(void *))
 
 static void kt_unlink_lru(ktab *t, kent *e)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        t->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        t->tail = e->prev;
-    e->prev = e->next = NULL;
+    VG_LRU_UNLINK(t, e, prev, next);
 }
 
 static void kt_front(ktab *t, kent *e)
 {
-    e->prev = NULL;
-    e->next = t->head;
-    if (t->head)
-        t->head->prev = e;
-    t->head = e;
-    if (!t->tail)
-        t->tail = e;
+    VG_LRU_FRONT(t, e, prev, next);
 }
 
 static void kt_del(ktab *t, kent *e)

@@ -6,6 +6,7 @@
  * while the spec is unchanged).
  */
 #include "detectors/baseline_rules.h"
+#include "agent/hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +27,6 @@
 
 /* ---- spec ---------------------------------------------------------------------- */
 
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 static const char *str_of(const json_t *v)
 {
@@ -118,7 +110,7 @@ vg_err vg_baseline_spec_parse(const json_t *x_vigie, bool *has, vg_baseline_spec
                        "rare_sequence",
                        type);
     out->spike = out->silence = true;
-    uint64_t sig = mix(1469598103934665603ULL, type, strlen(type));
+    uint64_t sig = vg_fnv1a(1469598103934665603ULL, type, strlen(type));
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)b, k, v)
@@ -126,7 +118,7 @@ vg_err vg_baseline_spec_parse(const json_t *x_vigie, bool *has, vg_baseline_spec
         double d;
         bool ok = true;
         char *dump = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
-        sig = mix(mix(sig, k, strlen(k) + 1), dump ? dump : "", dump ? strlen(dump) : 0);
+        sig = vg_fnv1a(vg_fnv1a(sig, k, strlen(k) + 1), dump ? dump : "", dump ? strlen(dump) : 0);
         free(dump);
         if (!strcmp(k, "type")) {
             continue;

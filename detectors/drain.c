@@ -13,6 +13,7 @@
  * prunes tree nodes left empty) and in an id-sorted index for lookups.
  */
 #include "detectors/drain.h"
+#include "detectors/lru.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,26 +381,12 @@ fail:
 
 static void lru_unlink(vg_drain *d, tmpl *t)
 {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        d->head = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    else
-        d->tail = t->prev;
-    t->prev = t->next = NULL;
+    VG_LRU_UNLINK(d, t, prev, next);
 }
 
 static void lru_front(vg_drain *d, tmpl *t)
 {
-    t->prev = NULL;
-    t->next = d->head;
-    if (d->head)
-        d->head->prev = t;
-    d->head = t;
-    if (!d->tail)
-        d->tail = t;
+    VG_LRU_FRONT(d, t, prev, next);
 }
 
 static size_t id_pos(const vg_drain *d, uint64_t id)

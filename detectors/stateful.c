@@ -16,6 +16,8 @@
  * table, and whether it alerts on its own.
  */
 #include "stateful.h"
+#include "../agent/hash.h"
+#include "lru.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -151,25 +153,9 @@ void vg_stateful_opts_from_config(vg_stateful_opts *o, const vg_config *cfg)
 
 /* ---- hashing, HyperLogLog ---- */
 
-static uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return mix64(h ^ n);
+    return vg_mix64(vg_fnv1a(VG_FNV_BASIS, p, n) ^ n);
 }
 
 static void hll_add(uint8_t *regs, unsigned bits, uint64_t h)
@@ -230,26 +216,12 @@ static size_t nrefs(const table *t)
 
 static void lru_unlink(table *t, grp *g)
 {
-    if (g->lprev)
-        g->lprev->lnext = g->lnext;
-    else
-        t->head = g->lnext;
-    if (g->lnext)
-        g->lnext->lprev = g->lprev;
-    else
-        t->tail = g->lprev;
-    g->lprev = g->lnext = NULL;
+    VG_LRU_UNLINK(t, g, lprev, lnext);
 }
 
 static void lru_front(table *t, grp *g)
 {
-    g->lnext = t->head;
-    g->lprev = NULL;
-    if (t->head)
-        t->head->lprev = g;
-    t->head = g;
-    if (!t->tail)
-        t->tail = g;
+    VG_LRU_FRONT(t, g, lprev, lnext);
 }
 
 /* Recompute g's memory and carry the difference to its table and the engine. */
@@ -420,19 +392,19 @@ void vg_stateful_destroy(vg_stateful *s)
 
 static uint64_t sig_str(uint64_t h, const char *x)
 {
-    return mix64(h ^ hash_bytes(x ? x : "", x ? strlen(x) : 0));
+    return vg_mix64(h ^ hash_bytes(x ? x : "", x ? strlen(x) : 0));
 }
 
 static uint64_t corr_sig(const vg_corr_rule *c)
 {
-    uint64_t h = mix64((uint64_t)c->type + 1);
+    uint64_t h = vg_mix64((uint64_t)c->type + 1);
     for (size_t i = 0; i < c->rules.n; i++)
         h = sig_str(h, c->rules.v[i]);
     for (size_t i = 0; i < c->group_by.n; i++)
         h = sig_str(h ^ 7, c->group_by.v[i]);
-    h = mix64(h ^ (uint64_t)c->timespan_ns);
+    h = vg_mix64(h ^ (uint64_t)c->timespan_ns);
     for (size_t i = 0; i < c->ncond; i++)
-        h = mix64(h ^ ((uint64_t)c->cond[i].op << 56) ^ (uint64_t)c->cond[i].value);
+        h = vg_mix64(h ^ ((uint64_t)c->cond[i].op << 56) ^ (uint64_t)c->cond[i].value);
     for (size_t i = 0; i < c->fields.n; i++)
         h = sig_str(h ^ 11, c->fields.v[i]);
     return h;
@@ -440,7 +412,7 @@ static uint64_t corr_sig(const vg_corr_rule *c)
 
 static uint64_t sup_sig(const vg_suppress *p)
 {
-    uint64_t h = mix64((uint64_t)p->window_ns ^ 0x5eed);
+    uint64_t h = vg_mix64((uint64_t)p->window_ns ^ 0x5eed);
     for (size_t i = 0; i < p->by.n; i++)
         h = sig_str(h, p->by.v[i]);
     return h;
@@ -956,7 +928,7 @@ static grp *corr_feed_in(vg_stateful *s, table *t, uint32_t ref, const vg_event 
                 vg_counter_add(s->c_nogroup, 1);
                 return NULL;
             }
-            vh = mix64(vh * 0x9e3779b97f4a7c15ULL ^ hash_bytes(v->p, v->n));
+            vh = vg_mix64(vh * 0x9e3779b97f4a7c15ULL ^ hash_bytes(v->p, v->n));
         }
         has_val = true;
     }
