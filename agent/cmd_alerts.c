@@ -297,7 +297,8 @@ int vg_cmd_alerts(int argc, char **argv)
     if (s.bad)
         fprintf(stderr, "vigie alerts: %llu unreadable lines skipped\n",
                 (unsigned long long)s.bad);
-    qsort(s.v, s.n, sizeof *s.v, by_time);
+    if (s.n)
+        qsort(s.v, s.n, sizeof *s.v, by_time);
     size_t from = s.n > s.max ? s.n - s.max : 0;
     for (size_t i = from; i < s.n; i++) {
         if (s.json_out)
