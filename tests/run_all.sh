@@ -68,12 +68,27 @@ if echo rules | grep -Eq "$only"; then
 fi
 
 echo "== end-to-end tests (real binary)"
+SANLOG=
+if [ -n "${VG_SANITIZE:-}" ]; then SANLOG=$BUILD/sanitizer-reports; mkdir -p "$SANLOG"; fi
 for t in "$ROOT"/tests/e2e/test_*.sh; do
     name=$(basename "$t" .sh)
     echo "$name" | grep -Eq "$only" || continue
     echo "-- $name"
     start=$(date +%s)
-    VIGIE="$BUILD/vigie" timeout 600 bash "$t"; rc=$?
+    if [ -n "$SANLOG" ]; then
+        # Sanitizer reports of every instrumented process the script starts go
+        # to files: a report fails the test even where the script does not
+        # look at that process's exit status or stderr.
+        rm -f "$SANLOG"/*
+        ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$SANLOG/asan" UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$SANLOG/ubsan" \
+            VIGIE="$BUILD/vigie" timeout 600 bash "$t"; rc=$?
+        if [ "$rc" != 77 ] && ls "$SANLOG"/* >/dev/null 2>&1; then
+            echo "   sanitizer reports:"; head -20 "$SANLOG"/* | sed 's/^/     /'
+            rc=1
+        fi
+    else
+        VIGIE="$BUILD/vigie" timeout 600 bash "$t"; rc=$?
+    fi
     case $rc in
         0) PASSED=$((PASSED + 1)); echo "   $name passed ($(( $(date +%s) - start )) s)";;
         77) SKIPPED=$((SKIPPED + 1)); echo "   $name skipped";;
