@@ -227,8 +227,10 @@ static const char *corr_run(rules_env *E, const vg_rule_meta *target, const vg_l
             build_event(E->ev, &E->arena, tl->line, pr, &ls, &stream, E->mf, E->mfs);
             if (r == 0 && tl->at_ns)
                 clock = tl->at_ns;
-            else if ((r > 0 || tl->after_ns) && clock)
-                clock += tl->after_ns;
+            else if ((r > 0 || tl->after_ns) && clock) {
+                if (__builtin_add_overflow(clock, tl->after_ns, &clock))
+                    clock = INT64_MAX; /* a hostile `after:` saturates, never wraps */
+            }
             else if (E->ev->ts_ns)
                 clock = E->ev->ts_ns;
             E->ev->ts_ns = clock;
@@ -291,7 +293,7 @@ static void seq_report(const vg_rule_meta *m, int line_no, const char *w, bool j
             vg_json_cstr(&b, w);
         }
         vg_buf_puts(&b, "}\n");
-        fwrite(b.p, 1, b.n, stdout);
+        (void)fwrite(b.p, 1, b.n, stdout); /* checked at exit (main.c) */
         vg_buf_free(&b);
     } else if (w) {
         printf("FAIL %s:%d: %s: %s\n", m->file, line_no, m->title, w);
@@ -421,7 +423,7 @@ static int cmd_test(int argc, char **argv)
                     vg_json_str(&jl, E.sel.p ? E.sel.p : "", E.sel.n);
                 }
                 vg_buf_puts(&jl, "}\n");
-                fwrite(jl.p, 1, jl.n, stdout);
+                (void)fwrite(jl.p, 1, jl.n, stdout); /* checked at exit (main.c) */
                 why ? failed++ : passed++;
             } else if (!why) {
                 passed++;
@@ -492,11 +494,11 @@ static int cmd_explain(int argc, char **argv)
         if (!f || getline(&line, &cap, f) < 0) {
             fprintf(stderr, "vigie rules explain: cannot read a line from %s\n", line_file);
             if (f)
-                fclose(f);
+                (void)fclose(f); /* read only */
             free(line);
             return 2;
         }
-        fclose(f);
+        (void)fclose(f); /* read only */
         line[strcspn(line, "\n")] = '\0';
     } else {
         line = strdup(argv[optind + 1]);

@@ -99,7 +99,7 @@ static void on_alert(void *ud, const vg_alert *a)
         vg_buf_append(&s->out, a->json.p, a->json.n);
         vg_buf_putc(&s->out, '\n');
     }
-    fwrite(s->out.p, 1, s->out.n, stdout);
+    (void)fwrite(s->out.p, 1, s->out.n, stdout); /* checked at exit (main.c) */
 }
 
 /* Guess format and log source from a file name (basename, before .gz/.N). */
@@ -390,8 +390,10 @@ int vg_cmd_scan(int argc, char **argv)
         switch (c) {
         case 'r': {
             char **v = realloc(rules.v, (rules.n + 1) * sizeof *v);
-            if (!v)
+            if (!v) {
+                free(rules.v);
                 return 2;
+            }
             rules.v = v;
             v[rules.n++] = optarg;
             break;
@@ -404,6 +406,7 @@ int vg_cmd_scan(int argc, char **argv)
             s.format = optarg;
             if (!vg_parser_find(optarg)) {
                 fprintf(stderr, "vigie scan: unknown format '%s'\n", optarg);
+                free(rules.v);
                 return 2;
             }
             break;
@@ -418,9 +421,11 @@ int vg_cmd_scan(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            free(rules.v);
             return 0;
         default:
             usage(stderr);
+            free(rules.v);
             return 2;
         }
     }
@@ -474,7 +479,7 @@ int vg_cmd_scan(int argc, char **argv)
         if (scan_file(&s, argv[i]))
             errors++;
     vg_pipeline_stateful_close(s.p); /* open correlation windows say what they owe */
-    fflush(stdout);
+    (void)fflush(stdout); /* checked at exit (main.c) */
     double secs = (double)(mono_ns() - s.t0) / 1e9;
     if (!quiet) {
         fprintf(stderr, "vigie scan: %d files, %llu lines, %.1f MB, %llu alerts, %llu truncated "

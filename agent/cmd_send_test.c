@@ -123,7 +123,7 @@ int vg_cmd_send_test(int argc, char **argv)
             void *self = NULL;
             r = ops ? ops->create(oc, st, &self, &eb)
                     : vg_errf(&eb, VG_ECONFIG, "unknown output type '%s'", oc->type);
-            if (!r && !(r = ops->write(self, &al)))
+            if (!r && ops && !(r = ops->write(self, &al))) /* ops: r is set when NULL */
                 r = ops->flush(self, &eb);
             if (self)
                 ops->destroy(self);
@@ -135,7 +135,7 @@ int vg_cmd_send_test(int argc, char **argv)
             printf("output %-16s %-8s %s (event.id %s)\n", oc->name, oc->type,
                    tr ? "delivered" : "written", al.id);
         }
-        fflush(stdout);
+        (void)fflush(stdout); /* checked at exit (main.c) */
     }
     vg_stats_destroy(st);
     if (only && !tried) {

@@ -471,7 +471,7 @@ int vg_cmd_status(int argc, char **argv)
         goto out;
     }
     if (metrics || raw_json) {
-        fwrite(text, 1, n, stdout);
+        (void)fwrite(text, 1, n, stdout); /* checked at exit (main.c) */
         if (raw_json)
             putchar('\n');
         goto out;

@@ -26,6 +26,18 @@ static void usage(FILE *out)
             "`vigie <command> --help` for a command's options.\n");
 }
 
+/* A command whose output could not be written (disk full, closed pipe)
+   fails instead of exiting 0 with a truncated result; the commands' own
+   writes to stdout are not checked one by one. Not for `run`, whose stdout
+   output counts its own write errors. */
+static int stdout_ok(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "vigie: error writing the standard output\n");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -36,24 +48,24 @@ int main(int argc, char **argv)
     if (!strcmp(c, "run"))
         return vg_cmd_run(argc - 1, argv + 1);
     if (!strcmp(c, "scan"))
-        return vg_cmd_scan(argc - 1, argv + 1);
+        return stdout_ok(vg_cmd_scan(argc - 1, argv + 1));
     if (!strcmp(c, "rules"))
-        return vg_cmd_rules(argc - 1, argv + 1);
+        return stdout_ok(vg_cmd_rules(argc - 1, argv + 1));
     if (!strcmp(c, "config"))
-        return vg_cmd_config(argc - 1, argv + 1);
+        return stdout_ok(vg_cmd_config(argc - 1, argv + 1));
     if (!strcmp(c, "status"))
-        return vg_cmd_status(argc - 1, argv + 1);
+        return stdout_ok(vg_cmd_status(argc - 1, argv + 1));
     if (!strcmp(c, "send-test-alert"))
-        return vg_cmd_send_test(argc - 1, argv + 1);
+        return stdout_ok(vg_cmd_send_test(argc - 1, argv + 1));
     if (!strcmp(c, "alerts"))
-        return vg_cmd_alerts(argc - 1, argv + 1);
+        return stdout_ok(vg_cmd_alerts(argc - 1, argv + 1));
     if (!strcmp(c, "version") || !strcmp(c, "--version")) {
         printf("vigie %s\n", VG_VERSION);
-        return 0;
+        return stdout_ok(0);
     }
     if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
         usage(stdout);
-        return 0;
+        return stdout_ok(0);
     }
     fprintf(stderr, "vigie: unknown command '%s'\n", c);
     usage(stderr);

@@ -27,7 +27,8 @@ void vg_alert_text(vg_buf *b, const vg_alert *a, bool color)
     struct tm tm;
     localtime_r(&s, &tm);
     char t[32];
-    strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
+    if (!strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm))
+        t[0] = '\0'; /* contents undefined when it does not fit */
     vg_buf_puts(b, t);
     vg_buf_putc(b, ' ');
     if (color)

@@ -147,7 +147,16 @@ static vg_err of_drain(out_file *o, vg_errbuf *eb)
             return r;
         }
     }
+    struct stat before;
+    off_t at = fstat(o->fd, &before) == 0 ? before.st_size : -1;
     if (write_all(o->fd, o->pending.p, o->pending.n)) {
+        /* A partial write (disk full) would leave a torn line that the retry
+           then follows with the whole buffer: cut the file back first. */
+        int e = errno;
+        if (at >= 0 && ftruncate(o->fd, at) != 0)
+            vg_log_once("output_file_cut", VG_LOG_ERROR, "%s: cannot cut a partial write: %s",
+                        o->path, strerror(errno));
+        errno = e;
         vg_counter_add(o->errors, 1);
         /* Keep the data: the next flush tries again; positions do not advance. */
         return vg_errno(eb, VG_EIO, "%s: write failed", o->path);

@@ -63,7 +63,7 @@ static void so_destroy(void *self)
     out_stdout *o = self;
     if (!o)
         return;
-    fflush(stdout);
+    (void)fflush(stdout); /* errors were counted by so_flush */
     vg_buf_free(&o->line);
     free(o);
 }

@@ -313,7 +313,8 @@ static vg_err add_pattern(vg_redactor *r, const char *src, int kind, int builtin
         return vg_errf(eb, VG_ECONFIG, "redaction.patterns[%zu]: %s at offset %zu", index,
                        (const char *)msg, (size_t)off);
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* the interpreter if JIT is unavailable */
+    if (!getenv("VIGIE_PCRE2_NO_JIT")) /* set: interpreter only (for valgrind) */
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* the interpreter if JIT is unavailable */
     r->pat[r->npat].re = re;
     r->pat[r->npat].kind = kind;
     r->pat[r->npat].builtin = builtin;

@@ -1,5 +1,6 @@
 /* state.c - atomic versioned files in the state directory; see state.h. */
 #include "state.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +91,7 @@ vg_err vg_state_read_json(const char *dir, const char *name, int version, json_t
         return vg_errno(eb, VG_EIO, "%s: cannot open", path);
     }
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     if (!root)
         return vg_errf(eb, VG_EPARSE, "%s:%d:%d: corrupt state file: %s", path, je.line,
                        je.column, je.text);
@@ -127,7 +128,8 @@ void vg_state_quarantine(const char *dir, const char *name)
     char a[PATH_MAX], b[PATH_MAX + 32];
     snprintf(a, sizeof a, "%s/%s", dir, name);
     snprintf(b, sizeof b, "%s.corrupt-%lld", a, (long long)time(NULL));
-    rename(a, b);
+    if (rename(a, b)) /* left in place: the next write replaces it */
+        vg_log(VG_LOG_WARNING, "state: cannot move %s aside: %s", a, strerror(errno));
 }
 
 vg_err vg_state_agent_id(const char *dir, char out[37], vg_errbuf *eb)
@@ -138,7 +140,7 @@ vg_err vg_state_agent_id(const char *dir, char out[37], vg_errbuf *eb)
     if (f) {
         char buf[64] = "";
         size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
+        (void)fclose(f); /* read only: nothing to lose */
         buf[n] = '\0';
         buf[strcspn(buf, "\r\n")] = '\0';
         if (strlen(buf) == 36 && strspn(buf, "0123456789abcdef-") == 36) {

@@ -349,11 +349,11 @@ static void prom_print(FILE *out, const prom_item *p, const char *family)
             else if (*q == '\n')
                 fputs("\\n", out);
             else if (*q < 0x20 || *q == 0x7f)
-                fputc('?', out);
+                fputc('?', out); // NOLINT(bugprone-branch-clone): controls and bad UTF-8 both print '?'
             else if (*q < 0x80)
                 fputc(*q, out);
             else if ((k = utf8_seq(q))) {
-                fwrite(q, 1, k, out);
+                (void)fwrite(q, 1, k, out); /* the caller checks the stream */
                 q += k - 1;
             } else
                 fputc('?', out);

@@ -131,7 +131,7 @@ static uint64_t rss_bytes(void)
         if (p)
             res = strtoull(p + 1, NULL, 10);
     }
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
@@ -283,7 +283,10 @@ static void serve(vg_status *s, int c)
         FILE *f = open_memstream(&answer, &alen);
         if (f) {
             vg_status_print_metrics(s->st, f);
-            fclose(f);
+            if (fclose(f)) { /* out of memory: no truncated answer */
+                free(answer);
+                answer = NULL;
+            }
         }
     }
     if (!answer)
@@ -366,7 +369,10 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
         if (!f)
             return MHD_NO;
         vg_status_print_metrics(s->st, f);
-        fclose(f);
+        if (fclose(f)) { /* out of memory: no truncated answer */
+            free(text);
+            return MHD_NO;
+        }
         resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
         if (!resp)
             free(text);
@@ -466,7 +472,8 @@ static vg_err open_socket(vg_status *s, const vg_config *cfg, vg_errbuf *eb)
     if (chmod(s->path, 0660) < 0)
         return vg_errno(eb, VG_EIO, "chmod %s", s->path);
     if (geteuid() == 0 && cfg->group && *cfg->group) {
-        struct group *g = getgrnam(cfg->group);
+        // cppcheck-suppress getgrnamCalled // start-up, before any thread
+        struct group *g = getgrnam(cfg->group); // static-allow(getgrnam): start-up, before any thread
         if (g && chown(s->path, (uid_t)-1, g->gr_gid) < 0)
             vg_log(VG_LOG_WARNING, "status: chown %s to group %s: %s", s->path, cfg->group,
                    strerror(errno));

@@ -182,15 +182,15 @@ static int64_t compute_offset(const vg_tz *tz, int64_t hour)
                 old = saved_heap;
             }
         }
-        setenv("TZ", tz->tzval, 1);
+        setenv("TZ", tz->tzval, 1); // static-allow(setenv): under tz_lock; mktime reads TZ only
         tzset();
     }
     time_t u = mktime(&t);
     if (tz->kind == TZ_NAMED) {
         if (had_old && old)
-            setenv("TZ", old, 1);
+            setenv("TZ", old, 1); // static-allow(setenv): under tz_lock; mktime reads TZ only
         else
-            unsetenv("TZ");
+            unsetenv("TZ"); // static-allow(setenv): under tz_lock; mktime reads TZ only
         tzset();
     }
     pthread_mutex_unlock(&tz_lock);

@@ -76,6 +76,10 @@ typedef struct conn {
     bool trunc;   /* the MSG is longer than max_message */
     size_t skip;  /* bytes of the MSG past max_message still to discard */
     int64_t last_ms;
+    /* fd < 0: a connection fed by vg_listen_inject instead of a socket */
+    const char *inj;
+    size_t inj_n;
+    bool inj_eof;
 } conn;
 
 typedef struct rl_entry {
@@ -258,6 +262,7 @@ static void fmt_addr(const struct sockaddr *sa, socklen_t sl, char *addr, size_t
         return;
     }
     const char *h = host;
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): sa was filled by accept4/recvmsg, which the analyzer does not model
     if (sa->sa_family == AF_INET6 && !strncmp(host, "::ffff:", 7) && strchr(host, '.'))
         h = host + 7; /* a v4 sender on a dual-stack socket */
     /* numeric: at most 45 bytes of host (INET6_ADDRSTRLEN) and 5 of port */
@@ -321,7 +326,8 @@ static void conn_close(vg_listener *L, size_t i)
     conn *c = &L->conns[i];
     if (c->ssl)
         SSL_free(c->ssl);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     vg_framer_destroy(&c->fr);
     free(c->buf);
     L->conns[i] = L->conns[--L->nconns];
@@ -442,6 +448,19 @@ static void tls_fail(vg_listener *L, conn *c, const char *what)
 static ssize_t conn_recv(vg_listener *L, conn *c, char *buf, size_t n)
 {
     c->events = POLLIN;
+    if (c->fd < 0) { /* injected bytes (vg_listen_inject) */
+        if (!c->inj_n) {
+            if (c->inj_eof)
+                return 0;
+            errno = EAGAIN;
+            return -1;
+        }
+        size_t k = n < c->inj_n ? n : c->inj_n;
+        memcpy(buf, c->inj, k);
+        c->inj += k;
+        c->inj_n -= k;
+        return (ssize_t)k;
+    }
     if (!c->ssl)
         return recv(c->fd, buf, n, MSG_DONTWAIT);
     ERR_clear_error();
@@ -546,6 +565,19 @@ static bool conn_read(vg_listener *L, conn *c)
     return true;
 }
 
+/* A new connection's buffers: the octet-counting buffer and the LF framer. */
+static bool conn_buffers(vg_listener *L, conn *c)
+{
+    c->cap = L->c.max_message + OCTET_DIGITS + 2;
+    c->buf = malloc(c->cap);
+    if (!c->buf || vg_framer_init(&c->fr, L->c.max_message, TCP_READ, 0) != 0) {
+        free(c->buf);
+        c->buf = NULL;
+        return false;
+    }
+    return true;
+}
+
 static void accept_conns(vg_listener *L, int t)
 {
     for (int i = 0; i < READ_BUDGET; i++) {
@@ -580,10 +612,7 @@ static void accept_conns(vg_listener *L, int t)
                 continue;
             }
         }
-        c->cap = L->c.max_message + OCTET_DIGITS + 2;
-        c->buf = malloc(c->cap);
-        if (!c->buf || vg_framer_init(&c->fr, L->c.max_message, TCP_READ, 0) != 0) {
-            free(c->buf);
+        if (!conn_buffers(L, c)) {
             if (c->ssl)
                 SSL_free(c->ssl);
             close(fd);
@@ -718,7 +747,7 @@ static vg_err bind_inet(vg_listener *L, int t, const char *spec, vg_errbuf *eb)
     if (!getsockname(fd, (struct sockaddr *)&ss, &sl) &&
         !getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, s, sizeof s,
                      NI_NUMERICHOST | NI_NUMERICSERV))
-        L->ports[t] = atoi(s);
+        L->ports[t] = (int)strtol(s, NULL, 10); /* numeric service from getnameinfo */
     L->fds[t] = fd;
     snprintf(L->stream_names[t], sizeof L->stream_names[t], "%s:%s", tname[t], spec);
     snprintf(L->streams[t].id, sizeof L->streams[t].id, "l:%s:%d:%llx", tname[t], L->ports[t],
@@ -954,6 +983,60 @@ int vg_listen_port(void *self, const char *transport)
         if (!strcmp(transport, tname[t]))
             return L->ports[t];
     return 0;
+}
+
+bool vg_listen_inject(void *self, const char *transport, const char *p, size_t n)
+{
+    vg_listener *L = self;
+    if (L->running)
+        return false;
+    if (!strcmp(transport, "udp") || !strcmp(transport, "unix")) {
+        bool ux = transport[1] == 'n';
+        uint32_t flags = 0;
+        if (n > L->c.max_message) {
+            n = L->c.max_message;
+            flags = VG_EV_TRUNCATED;
+        }
+        if (p)
+            deliver(L, ux ? T_UNIX : T_UDP, ux ? "unix" : "192.0.2.1:514",
+                    ux ? "unix" : "192.0.2.1", p, n, flags);
+        return true;
+    }
+    if (strcmp(transport, "tcp"))
+        return false;
+    size_t i = 0;
+    while (i < L->nconns && L->conns[i].fd >= 0)
+        i++;
+    if (i == L->nconns) { /* open the injected connection */
+        if (!p || L->nconns >= L->c.max_connections)
+            return false;
+        conn *c = &L->conns[L->nconns];
+        memset(c, 0, sizeof *c);
+        c->fd = -1;
+        c->t = T_TCP;
+        c->events = POLLIN;
+        if (!conn_buffers(L, c))
+            return false;
+        snprintf(c->addr, sizeof c->addr, "192.0.2.1:50000");
+        snprintf(c->key, sizeof c->key, "192.0.2.1");
+        c->last_ms = mono_ms();
+        L->nconns++;
+    }
+    conn *c = &L->conns[i];
+    c->inj = p;
+    c->inj_n = p ? n : 0;
+    c->inj_eof = !p;
+    bool keep = true;
+    while (keep && (c->inj_n || c->inj_eof)) {
+        keep = conn_read(L, c);
+        if (c->inj_eof)
+            break;
+    }
+    if (!keep || c->inj_eof) {
+        conn_close(L, i);
+        return false;
+    }
+    return true;
 }
 
 static int listen_fd(void *self)

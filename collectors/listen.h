@@ -75,6 +75,19 @@ vg_err vg_listen_create(const vg_listen_conf *lc, const vg_input_conf *ic,
    binding port 0); 0 when that socket is not open. */
 int vg_listen_port(void *self, const char *transport);
 
+/*
+ * For tests and the fuzz target, without socket or thread, on a listener
+ * that was created but not started: bytes arrive as if from a sender, go
+ * through the same framing, limits and queue, and read() hands them out.
+ * transport "udp" or "unix": p[0..n) is one datagram (cut at max_message,
+ * flagged, like a received one). "tcp": the next bytes of one connection,
+ * opened by the first call (framing detected from its first bytes); p ==
+ * NULL closes it as the peer would (what is pending is delivered). Returns
+ * false when the connection is closed (by NULL or a framing error, counted)
+ * or the transport is unknown; the next "tcp" call opens a new one.
+ */
+bool vg_listen_inject(void *self, const char *transport, const char *p, size_t n);
+
 /* The collector (create() maps vg_input_conf to vg_listen_conf). */
 extern const vg_collector_ops vg_collector_syslog;
 

@@ -602,7 +602,8 @@ static size_t hex_decode(char *d, size_t cap, vg_str v, bool nul_space)
     if (n > cap)
         n = cap;
     for (size_t i = 0; i < n; i++) {
-        char c = (char)((hexval(v.p[2 * i]) << 4) | hexval(v.p[2 * i + 1]));
+        /* unsigned: no UB even if a caller skipped is_hex() (hexval -1) */
+        char c = (char)(((unsigned)hexval(v.p[2 * i]) << 4) | (unsigned)hexval(v.p[2 * i + 1]));
         d[i] = (c == '\0' && nul_space) ? ' ' : c;
     }
     /* proctitle ends with its last argument's NUL on some kernels */
@@ -640,7 +641,7 @@ static bool exec_arg_key(vg_str k, size_t *chunk)
 /* Keys whose untrusted values auditd may write as bare hex. */
 static bool hexable(vg_str k, bool execve)
 {
-#define K(s) {s, sizeof s - 1}
+#define K(s) {s, sizeof(s) - 1}
     static const struct {
         const char *s;
         size_t n;
@@ -801,6 +802,7 @@ static void on_kv(au_rec *r, vg_str key, vg_str val, bool quoted)
  * holding quotes) or, unterminated, to the end. msg='...' of user-space
  * records is parsed as pairs itself (one level).
  */
+// NOLINTNEXTLINE(misc-no-recursion): one level: msg='...' is parsed once, nested pairs are not (nested)
 static void parse_pairs(au_rec *r, const char *p, const char *e, bool nested)
 {
     while (p < e) {

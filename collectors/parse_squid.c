@@ -247,7 +247,7 @@ static void set_headers(vg_event *ev, const char *p, const char *e)
         SET(ev, "cs-referer", ref.p, ref.p + ref.n);
         SET(ev, "cs-referrer", ref.p, ref.p + ref.n);
     }
-    if (!(p = quoted(p, e, &ua)))
+    if (!quoted(p, e, &ua))
         return;
     if (!is_dash(ua)) {
         SET(ev, "cs-user-agent", ua.p, ua.p + ua.n);

@@ -15,6 +15,8 @@
  *  - copytruncate / truncate: size below our offset, or the fingerprint no
  *    longer matches the head: restart at 0.
  *  - deletion (st_nlink == 0): read to the end, then release.
+ *  - a path we may no longer stat (EACCES: its directory closed to us) is not
+ *    a rotation: the open fd is read on (logged once).
  * Change notification is one inotify fd (IN_MODIFY and self events on files,
  * create/move/delete on the directories of the globs), with stat polling as
  * the fallback (`watch: poll`, or per file when a watch cannot be added) and
@@ -29,7 +31,8 @@
  *
  * Bounds: at most TAIL_MAX_FILES files (more are counted, logged once).
  * A file holds a read buffer (<= read_buffer + max_line) only while it has
- * unread bytes or a partial line; an idle file gives it back.
+ * unread bytes or a partial line; an idle file gives it back. Bytes of long
+ * lines dropped past max_line: input.truncated_bytes.
  *
  * Known limit: the fingerprint of a file shorter than 256 bytes grows with
  * it, so the stream id of its first lines differs from the id after it grew.
@@ -66,7 +69,7 @@
 #define DEFAULT_ROTATE_WAIT_MS 5000
 #define FILE_EVENTS (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 #define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | \
-                    IN_MOVE_SELF | IN_ONLYDIR)
+                    IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR)
 
 typedef enum tf_state { TF_ACTIVE, TF_ROTATED } tf_state;
 
@@ -83,6 +86,7 @@ typedef struct tfile {
     uint64_t committed;    /* handed as of the last mark() */
     uint64_t nlines;       /* lines handed out (restored with the position) */
     uint64_t clines;       /* nlines as of the last mark() */
+    uint64_t skip_seen;    /* fr.skipped_bytes already added to input.truncated_bytes */
     vg_framer fr;
     vg_stream stream;
     tf_state state;
@@ -127,7 +131,7 @@ typedef struct tail {
     int64_t next_check_ms;
     vg_counter dummy;
     vg_counter *c_lines, *c_bytes, *c_trunc_lines, *c_opened, *c_rotations, *c_truncations,
-        *c_dropped;
+        *c_dropped, *c_trunc_bytes;
 } tail;
 
 static int64_t mono_ms(void)
@@ -145,7 +149,7 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 /* Hash of the first min(want, size) bytes; *got = bytes hashed. */
 static int head_hash(int fd, size_t want, uint64_t *h, size_t *got)
 {
-    unsigned char buf[FP_MAX];
+    unsigned char buf[FP_MAX] = {0}; /* cppcheck does not model pread filling buf[0..n) */
     if (want > FP_MAX)
         want = FP_MAX;
     size_t n = 0;
@@ -367,8 +371,15 @@ static void consider(tail *t, const char *path, bool initial)
     if (excluded(t, path))
         return;
     struct stat st;
-    if (stat(path, &st) < 0)
+    if (stat(path, &st) < 0) {
+        if (errno != ENOENT) { /* a symlink loop, no permission; ENOENT: gone meanwhile */
+            char key[PATH_MAX + 64];
+            snprintf(key, sizeof key, "tail:%s:stat:%s", t->name, path);
+            vg_log_once(key, VG_LOG_NOTICE, "input %s: %s skipped: %s", t->name, path,
+                        strerror(errno));
+        }
         return;
+    }
     if (!S_ISREG(st.st_mode)) {
         char key[PATH_MAX + 64];
         snprintf(key, sizeof key, "tail:%s:nonreg:%s", t->name, path);
@@ -522,13 +533,21 @@ static void check_file(tail *t, tfile *f)
     if (fstat(f->fd, &st) < 0)
         return; /* cannot happen on an open fd; the next read() reports real trouble */
     if (f->state == TF_ACTIVE) {
-        struct stat pst;
+        struct stat pst = {0};
+        int pr = st.st_nlink == 0 ? 0 : stat(f->path, &pst);
+        int perr = pr < 0 ? errno : 0;
         if (st.st_nlink == 0) {
             f->state = TF_ROTATED; /* deleted: read what is left, then release */
             f->rotated_ms = mono_ms();
             t->rescan = true;
-        } else if (stat(f->path, &pst) < 0 || (uint64_t)pst.st_dev != f->dev ||
-                   (uint64_t)pst.st_ino != f->ino) {
+        } else if (pr < 0 && (perr == EACCES || perr == EPERM)) {
+            /* The path cannot be looked at (a directory's permissions were
+               taken away): not a rotation; keep reading through our fd. */
+            char key[PATH_MAX + 64];
+            snprintf(key, sizeof key, "tail:%s:stat:%s", t->name, f->path);
+            vg_log_once(key, VG_LOG_WARNING, "input %s: cannot stat %s (%s): still reading the "
+                        "file already open", t->name, f->path, strerror(perr));
+        } else if (pr < 0 || (uint64_t)pst.st_dev != f->dev || (uint64_t)pst.st_ino != f->ino) {
             f->state = TF_ROTATED;
             f->rotated_ms = mono_ms();
             vg_counter_add(t->c_rotations, 1);
@@ -602,9 +621,13 @@ static void drain_inotify(tail *t)
                     d->wd = -1; /* re-added by ensure_dirs on the poll timer */
                     t->rescan = t->check_all = true;
                 }
-                if (!e->len)
+                if (!e->len) {
+                    if (e->mask & IN_ATTRIB) /* its own permissions changed */
+                        t->rescan = t->check_all = true;
                     continue;
-                if ((e->mask & (IN_CREATE | IN_MOVED_TO)) && may_match(t, d, e->name))
+                }
+                /* IN_ATTRIB: a file we could not open may have become readable. */
+                if ((e->mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB)) && may_match(t, d, e->name))
                     t->rescan = true;
                 if (e->mask & (IN_MOVED_FROM | IN_DELETE | IN_MOVED_TO | IN_CREATE))
                     name_left(t, d, e->name); /* also a create over a followed name */
@@ -653,6 +676,15 @@ static void fill(tail *t, tfile *f, vg_event *ev, const vg_line *l)
     vg_counter_add(t->c_lines, 1);
 }
 
+/* Bytes the framer dropped past max_line since last time: input.truncated_bytes. */
+static void count_skipped(tail *t, tfile *f)
+{
+    if (f->fr.skipped_bytes > f->skip_seen) {
+        vg_counter_add(t->c_trunc_bytes, f->fr.skipped_bytes - f->skip_seen);
+        f->skip_seen = f->fr.skipped_bytes;
+    }
+}
+
 /* Hand out complete buffered lines of f. */
 static size_t drain(tail *t, tfile *f, vg_batch *b, size_t *budget, bool *full)
 {
@@ -673,6 +705,7 @@ static size_t drain(tail *t, tfile *f, vg_batch *b, size_t *budget, bool *full)
         n++;
     }
     f->handed = vg_framer_offset(&f->fr);
+    count_skipped(t, f);
     return n;
 }
 
@@ -736,17 +769,22 @@ static size_t serve(tail *t, tfile *f, vg_batch *b, size_t *budget, bool *full, 
             fill(t, f, ev, &l);
             (*budget)--;
             f->handed = vg_framer_offset(&f->fr);
+            count_skipped(t, f);
             return 1;
         }
         vg_batch_pop(b);
         f->handed = vg_framer_offset(&f->fr);
     }
+    count_skipped(t, f);
     if (vg_framer_pending(&f->fr) == 0) {
         if (f->state == TF_ROTATED && now - f->last_data_ms >= t->rotate_ms &&
             now - f->rotated_ms >= t->rotate_ms && f->handed == f->committed)
             f->release = true;
-        else if (f->fr.buf)
-            vg_framer_trim(&f->fr); /* idle file: give its buffer back */
+        else if (f->fr.buf && idle)
+            /* Idle file: give its buffer back (at the next pass after idle_flush,
+               not each time a busy file catches up: a free + malloc of
+               max_line + read_buffer per append, and per read of a long line). */
+            vg_framer_trim(&f->fr);
     }
     return 0;
 }
@@ -939,10 +977,10 @@ static vg_err tail_create(const vg_input_conf *conf, const vg_collector_env *env
     }
     vg_stats *st = env ? env->stats : NULL;
     vg_counter **cs[] = {&t->c_lines, &t->c_bytes, &t->c_trunc_lines, &t->c_opened,
-                         &t->c_rotations, &t->c_truncations, &t->c_dropped};
+                         &t->c_rotations, &t->c_truncations, &t->c_dropped, &t->c_trunc_bytes};
     const char *names[] = {"input.lines", "input.bytes", "input.truncated_lines",
                            "input.files_opened", "input.rotations", "input.truncations",
-                           "input.files_dropped"};
+                           "input.files_dropped", "input.truncated_bytes"};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
         *cs[i] = st ? vg_stats_counter(st, names[i], "input", t->name) : &t->dummy;
 out:

@@ -671,6 +671,7 @@ static miner *get_miner(blrule *r, const char *key, size_t n, int64_t ts)
         free(r->m[lru].key);
         r->m[lru] = r->m[--r->nm];
     }
+    // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): nm + 1 > 0 (nm is bounded by the miner limit)
     miner *nm = realloc(r->m, (r->nm + 1) * sizeof *nm);
     if (!nm)
         return NULL;
@@ -874,6 +875,12 @@ static json_t *hexs(const char *k, size_t n)
     return j;
 }
 
+/* Value of a lowercase hex digit (what hexs() writes), else -1. */
+static int lhex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static char *unhexs(const json_t *j, size_t *n)
 {
     const char *s = json_string_value(j);
@@ -882,13 +889,12 @@ static char *unhexs(const json_t *j, size_t *n)
         return NULL;
     char *o = malloc(l / 2 + 1);
     for (size_t i = 0; o && i < l / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", s[2 * i]) ||
-            !strchr("0123456789abcdef", s[2 * i + 1])) {
+        int hi = lhex(s[2 * i]), lo = lhex(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
             free(o);
             return NULL;
         }
-        o[i] = (char)v;
+        o[i] = (char)(hi << 4 | lo);
     }
     if (o)
         o[l / 2] = '\0';

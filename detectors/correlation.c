@@ -146,6 +146,8 @@ const char *vg_corr_type_name(vg_corr_type t)
 
 static int level_rank(const char *l)
 {
+    if (!l)
+        return -1;
     static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
     for (int i = 0; i < 5; i++)
         if (!strcmp(l, names[i]))
@@ -308,6 +310,8 @@ static bool parse_time(const char *s, int64_t *ns)
     if (*p != 'Z' || p[1])
         return false;
     time_t t = timegm(&tm);
+    if (t < -9223372035LL || t > 9223372035LL) /* ns since 1970 fit in int64: 1677..2262 */
+        return false;
     *ns = (int64_t)t * 1000000000 + frac;
     return true;
 }
@@ -845,6 +849,7 @@ static bool in_base(const vg_rule_meta *ref, vg_rule_meta *const *base, size_t n
 }
 
 /* Depth of the chain under correlation i (cycle: > ncorr). */
+// NOLINTNEXTLINE(misc-no-recursion): stops past ncorr levels (a cycle)
 static size_t depth_of(vg_corr_rule **corrs, size_t ncorr, vg_rule_meta *const *base, size_t nbase,
                        size_t i, size_t d)
 {
@@ -871,6 +876,8 @@ void vg_corr_resolve(vg_corr_rule **corrs, size_t ncorr, vg_rule_meta *const *ba
     char msg[600];
     for (size_t i = 0; i < ncorr; i++) {
         vg_corr_rule *c = corrs[i];
+        if (!c) /* already dropped */
+            continue;
         size_t nr = c->rules.n, ng = c->group_by.n;
         c->refs = calloc(nr, sizeof *c->refs);
         c->gfield = calloc(nr * (ng ? ng : 1), sizeof *c->gfield);
@@ -965,18 +972,24 @@ vg_err vg_suppress_parse(const json_t *x, bool *has, vg_suppress *out, vg_errbuf
         {
             if (!strcmp(k, "window")) {
                 win = json_string_value(v);
-                if (!win)
+                if (!win) {
+                    vg_suppress_free(out); /* `by` may already be parsed */
                     return vg_errf(eb, VG_ERULE, "x_vigie.suppress.window must be a duration");
+                }
             } else if (!strcmp(k, "by")) {
                 if (json_is_string(v)) {
-                    if (sl_add(&out->by, json_string_value(v)))
+                    if (sl_add(&out->by, json_string_value(v))) {
+                        vg_suppress_free(out);
                         return VG_ENOMEM;
+                    }
                     continue;
                 }
                 size_t i;
                 const json_t *e;
-                if (!json_is_array(v))
+                if (!json_is_array(v)) {
+                    vg_suppress_free(out); /* a `by` given twice */
                     return vg_errf(eb, VG_ERULE, "x_vigie.suppress.by must list field names");
+                }
                 json_array_foreach(v, i, e)
                 {
                     if (!json_is_string(e) || i >= CR_MAX_GROUP) {
@@ -985,8 +998,10 @@ vg_err vg_suppress_parse(const json_t *x, bool *has, vg_suppress *out, vg_errbuf
                                        "x_vigie.suppress.by must list field names (at most %d)",
                                        CR_MAX_GROUP);
                     }
-                    if (sl_add(&out->by, json_string_value(e)))
+                    if (sl_add(&out->by, json_string_value(e))) {
+                        vg_suppress_free(out);
                         return VG_ENOMEM;
+                    }
                 }
             } else {
                 vg_suppress_free(out);

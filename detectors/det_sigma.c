@@ -482,7 +482,9 @@ static bool may_route(const det_sigma *d, size_t i, const vg_logsource *ls, vg_e
     vg_logsource any = {ls->product, ls->category, rl->service};
     vg_event_clear(ev);
     ev->logsource = &any;
-    return vg_logsource_accepts(rl, ev);
+    bool ok = vg_logsource_accepts(rl, ev);
+    ev->logsource = NULL; /* `any` dies on return */
+    return ok;
 }
 
 static bool same_str(const char *a, const char *b)

@@ -318,7 +318,7 @@ static void dy_load_file(void *self, const char *path, vg_diag_fn diag, void *ud
             break;
         n += k;
     }
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     src *nf = d->nfiles < MAX_FILES ? realloc(d->files, (d->nfiles + 1) * sizeof *nf) : NULL;
     if (big || !data || !nf) {
         diag_at(diag, ud, path, 0, 0, big ? "file too large (64 MiB)" : "out of memory");
@@ -358,6 +358,7 @@ typedef struct comp_ctx {
     const char *ns; /* of the file being added */
 } comp_ctx;
 
+// NOLINTNEXTLINE(misc-no-recursion): stops at depth 2000 (libyara's regexp trees are shallower)
 static bool node_anchored(const RE_NODE *n, int depth)
 {
     if (!n || depth > 2000)
@@ -419,6 +420,7 @@ static bool lset_cross(lset *run, const lset *c)
     return true;
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): stops at depth 200
 static void need_node(const RE_NODE *n, int depth, lset *out)
 {
     memset(out, 0, sizeof *out);
@@ -556,11 +558,11 @@ static int add_src(YR_COMPILER *cp, comp_ctx *c, const src *s)
     if (!f)
         return 1;
     if (!s->n) { /* fmemopen refuses size 0; an empty file has no rules */
-        fclose(f);
+        (void)fclose(f); /* fmemopen, read only */
         return 0;
     }
     int e = yr_compiler_add_file(cp, f, s->ns, s->path);
-    fclose(f);
+    (void)fclose(f); /* fmemopen, read only */
     return e;
 }
 
@@ -719,7 +721,7 @@ static YR_RULES *cache_load(const det_yara *d, const char *name)
     while ((k = fread(buf, 1, sizeof buf, f)) > 0)
         if (ms_write(buf, 1, k, &m) != k)
             break;
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     YR_RULES *rules = NULL;
     size_t hl = sizeof CACHE_MAGIC - 1 + 65;
     char sum[65];
@@ -843,7 +845,7 @@ static bool fill_rule(det_yara *d, yrule *y, YR_RULE *rule)
             free(m->ruleset_version);
             m->ruleset_version = strdup(v);
         } else if (!strcmp(k, "score")) {
-            int64_t sc = meta->type == META_TYPE_INTEGER ? meta->integer : v ? atoll(v) : -1;
+            int64_t sc = meta->type == META_TYPE_INTEGER ? meta->integer : v ? strtoll(v, NULL, 10) : -1;
             if (sc >= 0 && level < 0)
                 level = level_of_score(sc);
         } else if (!strcmp(k, "level") || !strcmp(k, "severity")) {
@@ -1660,6 +1662,17 @@ static void set_event_externals(YR_SCANNER *sc, char (*cache)[256], const vg_eve
     set_ext_on(sc, cache, 3, "source", sname, strlen(sname));
 }
 
+/* The rule (index into d->r) a scan over `rules` (the compilation of subset
+   u, or all the rules when u is NULL) timed out in, or -1. libyara 4.2 does
+   not name the rule on a timeout (yr_scanner_last_error_rule is NULL then):
+   when the compilation holds a single rule, it is that one. */
+static int64_t timeout_rule(YR_SCANNER *sc, const YR_RULES *rules, const subset *u)
+{
+    YR_RULE *lr = yr_scanner_last_error_rule(sc);
+    int64_t li = lr ? (int64_t)(lr - rules->rules_table) : rules->num_rules == 1 ? 0 : -1;
+    return li >= 0 && u ? (int64_t)u->map[li] : li;
+}
+
 /* Scan one event alone with sc over u (NULL: all the rules); its matches
    are added to s->hits. */
 static void scan_with(const det_yara *d, scratch *s, YR_SCANNER *sc, char (*ext)[256],
@@ -1670,11 +1683,8 @@ static void scan_with(const det_yara *d, scratch *s, YR_SCANNER *sc, char (*ext)
     set_event_externals(sc, ext, ev);
     yr_scanner_set_callback(sc, on_event, s);
     int e = yr_scanner_scan_mem(sc, (const uint8_t *)(ev->raw.p ? ev->raw.p : ""), ev->raw.n);
-    if (e == ERROR_SCAN_TIMEOUT) {
-        YR_RULE *lr = yr_scanner_last_error_rule(sc);
-        int64_t li = lr ? (int64_t)(lr - s->cur->rules_table) : -1;
-        note_limit((det_yara *)d, li >= 0 && u ? (int64_t)u->map[li] : li, "scan timeout");
-    }
+    if (e == ERROR_SCAN_TIMEOUT)
+        note_limit((det_yara *)d, timeout_rule(sc, s->cur, u), "scan timeout");
 }
 
 /* Scan event i of the batch alone (how: see dy_match) and act on its matches. */
@@ -1786,7 +1796,7 @@ static bool block_scan(const det_yara *d, scratch *s, vg_batch *b, YR_SCANNER *s
     for (size_t i = 0; i < n; i++) {
         const vg_event *ev = &b->ev[i];
         s->start[i] = off;
-        if (ev->raw.n)
+        if (ev->raw.n) // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): raw.p is set when raw.n > 0 (vg_event)
             memcpy(s->block + off, ev->raw.p, ev->raw.n);
         off += ev->raw.n;
         s->block[off++] = SEP;
@@ -1800,12 +1810,9 @@ static bool block_scan(const det_yara *d, scratch *s, vg_batch *b, YR_SCANNER *s
     int e = yr_scanner_scan_mem(sc, (const uint8_t *)s->block, off);
     if (e == ERROR_SUCCESS && !s->all)
         return true;
-    if (e == ERROR_SCAN_TIMEOUT) {
-        YR_RULE *lr = yr_scanner_last_error_rule(sc);
-        int64_t li = lr ? (int64_t)(lr - (u ? u->rules : d->rules)->rules_table) : -1;
-        note_limit((det_yara *)d, li >= 0 && u ? (int64_t)u->map[li] : li,
+    if (e == ERROR_SCAN_TIMEOUT)
+        note_limit((det_yara *)d, timeout_rule(sc, u ? u->rules : d->rules, u),
                    "scan timeout (batch)");
-    }
     vg_counter_add(d->c_fallback, 1);
     return false;
 }

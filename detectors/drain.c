@@ -217,6 +217,7 @@ static node *kid_add(node *p, const char *key)
     return c;
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): the prefix tree is at most o.depth <= 16 levels
 static void node_free(node *n)
 {
     for (unsigned i = 0; i < n->nkids; i++) {
@@ -299,6 +300,7 @@ static double similarity(const tmpl *t, const toks *tk, unsigned *nwild)
     for (unsigned i = 0; i < t->ntok; i++) {
         if (t->tok[i] == WILD)
             w++;
+        // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): a leaf holds templates of tk's token count, so tk->t[i] is set
         else if (strcmp(t->tok[i], tk->t[i]) == 0)
             eq++;
     }
@@ -541,7 +543,7 @@ static void drain_clear(vg_drain *d)
 {
     while (d->head) {
         tmpl *t = d->head;
-        lru_unlink(d, t);
+        lru_unlink(d, t); // NOLINT(clang-analyzer-unix.Malloc): lru_unlink moved d->head past t before it is freed
         tmpl_free(t);
     }
     node_free(&d->root);
@@ -786,7 +788,8 @@ vg_err vg_drain_load(vg_drain *d, const json_t *state, vg_errbuf *eb)
     }
     /* the file is in LRU order, the index wants id order */
     id_compact(d);
-    qsort(d->byid, d->nids, sizeof *d->byid, cmp_id);
+    if (d->nids) /* byid may be NULL when empty */
+        qsort(d->byid, d->nids, sizeof *d->byid, cmp_id);
     for (size_t a = 0; a < d->nids; a++)
         d->ids[a] = d->byid[a]->id;
     for (size_t a = 1; a < d->nids; a++)

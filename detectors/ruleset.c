@@ -64,6 +64,7 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): one level per directory, at most 16 (w->depth)
 static void walk_path(walk *w, const char *path, int explicit)
 {
     struct stat st;
@@ -112,7 +113,8 @@ static void walk_path(walk *w, const char *path, int explicit)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_name);
+    if (n) /* names is NULL for an empty directory */
+        qsort(names, n, sizeof *names, cmp_name);
     w->depth++;
     for (size_t i = 0; i < n; i++) {
         char p[PATH_MAX];

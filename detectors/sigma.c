@@ -228,6 +228,8 @@ const vg_sigma_test *vg_sigma_tests(const vg_sigma_rule *r, size_t *n)
 
 static int level_rank(const char *l)
 {
+    if (!l)
+        return -1;
     static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
     for (int i = 0; i < 5; i++)
         if (strcmp(l, names[i]) == 0)
@@ -396,6 +398,7 @@ static vg_err take_test(loadctx *lc, yaml_node_t *tn, vg_sigma_test *t)
 
 /* A YAML node as JSON (plain integers and booleans typed, other scalars
    strings), for x_vigie keys the stateful engines read. NULL on ENOMEM. */
+// NOLINTNEXTLINE(misc-no-recursion): stops at depth 16
 static json_t *yaml_to_json(loadctx *lc, yaml_node_t *n, int depth)
 {
     if (!n || depth > 16)
@@ -486,6 +489,7 @@ static vg_err take_x_vigie(loadctx *lc, yaml_node_t *v, vg_sigma_rule *r)
 static bool has_modifier(const char *key, const char *mod)
 {
     size_t n = strlen(mod);
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): key is a YAML scalar or expand_placeholders' output, set when it returns VG_OK
     for (const char *p = strchr(key, '|'); p; p = strchr(p + 1, '|'))
         if (!strncmp(p + 1, mod, n) && (p[1 + n] == '|' || p[1 + n] == '\0'))
             return true;
@@ -922,6 +926,7 @@ static vg_err take_detection(loadctx *lc, yaml_node_t *d, vg_sigma_rule *r)
             continue;
         }
         for (size_t i = 0; i < r->nsel; i++)
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): name is set before nsel counts it
             if (!strcmp(r->sels[i].name, ks))
                 return diag(lc, pos_of(k), VG_ERULE, 0, "duplicate selection '%s'", ks);
         if (r->nsel == SG_MAX_SELECTIONS)
@@ -1184,7 +1189,7 @@ vg_err vg_sigma_load_file(const char *path, const vg_sigma_opts *opts, vg_sigma_
     err = vg_sigma_load_buffer(buf, n, path, opts, on_rule, on_diag, ud);
 out:
     free(buf);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     return err;
 }
 
@@ -1562,6 +1567,7 @@ static litset need_sel(const sg_sel *sel, size_t min_len)
     return u;
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): stops at SG_MAX_COND_DEPTH
 static litset need_node(const vg_sigma_rule *r, uint32_t ni, size_t min_len, int depth)
 {
     litset none = {0};

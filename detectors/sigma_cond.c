@@ -209,6 +209,7 @@ static vg_err parse_primary(parser *ps, uint32_t *out)
     return fail(ps, k.off, VG_ERULE, "condition references undefined selection '%.*s'", TOK(ps, k));
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): bounded by SG_MAX_COND_DEPTH (ps->depth)
 static vg_err parse_not(parser *ps, uint32_t *out)
 {
     if (!word_is(ps, &ps->cur, "not"))
@@ -217,7 +218,7 @@ static vg_err parse_not(parser *ps, uint32_t *out)
     if (++ps->depth > SG_MAX_COND_DEPTH)
         return fail(ps, off, VG_ELIMIT, "condition nested too deeply");
     next(ps);
-    uint32_t kid;
+    uint32_t kid = 0;
     vg_err err = parse_not(ps, &kid);
     if (err)
         return err;
@@ -233,7 +234,7 @@ static vg_err parse_not(parser *ps, uint32_t *out)
 static vg_err parse_nary(parser *ps, const char *op, sg_nkind kind,
                          vg_err (*sub)(parser *, uint32_t *), uint32_t *out)
 {
-    uint32_t first;
+    uint32_t first = 0;
     vg_err err = sub(ps, &first);
     if (err)
         return err;
@@ -248,7 +249,7 @@ static vg_err parse_nary(parser *ps, const char *op, sg_nkind kind,
     kids[n++] = first;
     while (word_is(ps, &ps->cur, op)) {
         next(ps);
-        uint32_t k;
+        uint32_t k = 0;
         if ((err = sub(ps, &k))) {
             free(kids);
             return err;
@@ -286,7 +287,7 @@ vg_err sg_cond_parse(sg_cond *c, const char *text, char *const *names, size_t ns
     next(&ps);
     if (ps.cur.kind == T_END)
         return fail(&ps, 0, VG_ERULE, "empty condition");
-    uint32_t root;
+    uint32_t root = 0;
     vg_err err = parse_or(&ps, &root);
     if (err)
         return err;
@@ -315,6 +316,7 @@ void sg_cond_free(sg_cond *c)
     memset(c, 0, sizeof *c);
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): the tree's nesting is bounded by SG_MAX_COND_DEPTH at parse time
 static bool eval_node(const sg_cond *c, uint32_t i, bool pos, sg_sel_fn sel, void *ud)
 {
     const sg_node *n = &c->nodes[i];

@@ -16,6 +16,7 @@
 #include "sigma_int.h"
 
 #include "relit.h"
+#include "../agent/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -440,7 +441,10 @@ static vg_err compile_re(sg_value *v, const char *s, size_t n, int flags, sg_pos
         return vg_errf(eb, VG_ERULE, "invalid regular expression: %s at offset %zu", (char *)msg,
                        (size_t)eoff);
     }
-    (void)pcre2_jit_compile(v->re, PCRE2_JIT_COMPLETE); /* the interpreter is the fallback */
+    /* The interpreter is the fallback; VIGIE_PCRE2_NO_JIT (any value) forces it,
+       since valgrind reports false errors in JIT-compiled code. */
+    if (!getenv("VIGIE_PCRE2_NO_JIT"))
+        (void)pcre2_jit_compile(v->re, PCRE2_JIT_COMPLETE);
     pcre2_pattern_info(v->re, PCRE2_INFO_NAMECOUNT, &v->nnamed);
     /* The literal every match contains, for the prefilter (v->lit is unused
        by regex matching itself). */
@@ -601,13 +605,12 @@ vg_err sg_item_compile(sg_item *it, const char *key, sg_pos keypos, bool keyword
             why = "applies only after 're'";
         else if (mod_flag_is_type(f) && mod_flag_is_type(flags))
             why = "conflicts with an earlier type modifier";
-        else if ((f & (M_CONTAINS | M_STARTSWITH | M_ENDSWITH)) &&
-                 (flags & (M_CONTAINS | M_STARTSWITH | M_ENDSWITH) || mod_flag_is_type(flags)))
-            why = "conflicts with an earlier modifier";
         else if (f == M_TRANSFORM && mod_flag_is_type(flags))
             why = "cannot follow a type modifier";
-        else if (mod_flag_is_type(f) && (flags & (M_CONTAINS | M_STARTSWITH | M_ENDSWITH)))
-            why = "conflicts with an earlier modifier";
+        else if (((f & (M_CONTAINS | M_STARTSWITH | M_ENDSWITH)) &&
+                  (flags & (M_CONTAINS | M_STARTSWITH | M_ENDSWITH) || mod_flag_is_type(flags))) ||
+                 (mod_flag_is_type(f) && (flags & (M_CONTAINS | M_STARTSWITH | M_ENDSWITH))))
+            why = "conflicts with an earlier modifier"; /* either order of the pair */
         if (why) {
             *epos = mp;
             err = vg_errf(eb, VG_ERULE, "modifier '%.*s' %s", (int)len, start, why);
@@ -981,8 +984,20 @@ static bool re_match(const sg_value *v, const char *s, size_t n, sg_eval *e)
     if (rc < 0) {
         if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
             rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
-            if (e->limit_hits)
+            if (e->limit_hits) {
+                /* Log once per rule (its counter), naming the line that did it. */
+                char key[48];
+                snprintf(key, sizeof key, "regex_limit:%p", (void *)e->limit_hits);
+                const vg_stream *st = e->ev ? e->ev->stream : NULL;
+                vg_log_once(key, VG_LOG_WARNING,
+                            "a rule's regex reached the PCRE2 %s limit on %s offset %llu: "
+                            "treated as no match, counted in rule.regex_limit_hits (logged once "
+                            "per rule)",
+                            rc == PCRE2_ERROR_MATCHLIMIT ? "match" : "depth/heap/stack",
+                            st && st->name ? st->name : "an event",
+                            e->ev ? (unsigned long long)e->ev->offset : 0ULL);
                 vg_counter_add(e->limit_hits, 1);
+            }
             if (e->limit_hit_flag)
                 *e->limit_hit_flag = true;
         }

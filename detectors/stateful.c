@@ -473,6 +473,7 @@ static table *table_new(vg_stateful *s, const vg_rule_meta *m, const vg_corr_rul
         if ((uint64_t)c->cond[i].value + 1 > lim)
             lim = (uint64_t)c->cond[i].value + 1;
     t->exact_limit = (uint32_t)(lim < ST_MAX_EXACT ? lim : ST_MAX_EXACT);
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): m is &corrs[i]->meta of det_sigma's compacted (non-NULL) array, or a suppress rule's meta
     const char *id = m->id ? m->id : m->title;
     t->c_evict = vg_stats_counter(s->st, "stateful.evictions", "rule", id);
     t->c_suppressed = vg_stats_counter(s->st, "stateful.suppressed", "rule", id);
@@ -670,6 +671,7 @@ static void feed_route(vg_stateful *s, route *rt, const vg_event *ev, int64_t t,
  * or the first event of a suppression window), "update" or "final". A
  * correlation's first alert also feeds the correlations that name it.
  */
+// NOLINTNEXTLINE(misc-no-recursion): a correlation chain feeds at most 16 levels (s->depth)
 static void fire(vg_stateful *s, table *t, grp *g, const vg_event *ev, const char *kind,
                  vg_stateful_emit_fn emit, void *ud)
 {
@@ -759,6 +761,7 @@ static void fire(vg_stateful *s, table *t, grp *g, const vg_event *ev, const cha
 }
 
 /* Close g's window: judge a close-time condition, or say the final count. */
+// NOLINTNEXTLINE(misc-no-recursion): part of fire()'s chain, at most 16 levels (s->depth)
 static void close_window(vg_stateful *s, table *t, grp *g, vg_stateful_emit_fn emit, void *ud)
 {
     if (g->events) {
@@ -878,6 +881,7 @@ static void add_distinct(vg_stateful *s, const struct table *t, grp *g, uint64_t
 }
 
 /* Open or roll g's window for an event at time t. */
+// NOLINTNEXTLINE(misc-no-recursion): part of fire()'s chain, at most 16 levels (s->depth)
 static void roll(vg_stateful *s, table *t, grp *g, int64_t tm, vg_stateful_emit_fn emit, void *ud)
 {
     int64_t span = window_of(t);
@@ -898,6 +902,7 @@ static grp *corr_feed_in(vg_stateful *s, table *t, uint32_t ref, const vg_event 
                          vg_stateful_emit_fn emit, void *ud);
 
 /* One event for correlation table t (as its ref-th rule). */
+// NOLINTNEXTLINE(misc-no-recursion): part of fire()'s chain, at most 16 levels (s->depth)
 static void corr_feed(vg_stateful *s, table *t, uint32_t ref, const vg_event *ev, int64_t tm,
                       vg_stateful_emit_fn emit, void *ud)
 {
@@ -906,6 +911,7 @@ static void corr_feed(vg_stateful *s, table *t, uint32_t ref, const vg_event *ev
         account(t, g);
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): part of fire()'s chain, at most 16 levels (s->depth)
 static grp *corr_feed_in(vg_stateful *s, table *t, uint32_t ref, const vg_event *ev, int64_t tm,
                          vg_stateful_emit_fn emit, void *ud)
 {
@@ -1030,6 +1036,7 @@ static void sup_feed(vg_stateful *s, table *t, const vg_event *ev, int64_t tm,
     account(t, g);
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): part of fire()'s chain, at most 16 levels (s->depth)
 static void feed_route(vg_stateful *s, route *rt, const vg_event *ev, int64_t tm,
                        vg_stateful_emit_fn emit, void *ud)
 {
@@ -1261,6 +1268,18 @@ static int64_t jint(const json_t *o, const char *k, int64_t def)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
 }
 
+/* Value of a hex digit, else -1 (the registers are written with %02x). */
+static int hexdig(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static vg_err grp_from_json(vg_stateful *s, table *t, const json_t *o, vg_errbuf *eb)
 {
     const json_t *k = json_object_get(o, "k");
@@ -1292,14 +1311,14 @@ static vg_err grp_from_json(vg_stateful *s, table *t, const json_t *o, vg_errbuf
             return vg_errf(eb, VG_ENOMEM, "out of memory");
         const char *hx = json_string_value(h);
         for (size_t r = 0; r < m; r++) {
-            unsigned x;
-            if (sscanf(hx + 2 * r, "%2x", &x) != 1)
+            int hi = hexdig(hx[2 * r]), lo = hexdig(hx[2 * r + 1]);
+            if (hi < 0 || lo < 0)
                 return vg_errf(eb, VG_EPARSE, "bad HyperLogLog registers");
-            g->hll[r] = (uint8_t)x;
+            g->hll[r] = (uint8_t)(hi << 4 | lo);
         }
     }
     const json_t *sn = json_object_get(o, "seen");
-    if (json_is_array(sn) && json_array_size(sn) == nrefs(t))
+    if (g->seen && json_is_array(sn) && json_array_size(sn) == nrefs(t))
         json_array_foreach(sn, i, e) g->seen[i] = json_integer_value(e);
     const json_t *x = json_object_get(o, "x");
     if (json_is_array(x))
@@ -1379,7 +1398,7 @@ vg_err vg_stateful_save(vg_stateful *s, const char *dir, uint64_t seq, vg_errbuf
 static void reset_all(vg_stateful *s)
 {
     for (size_t i = 0; i < s->ntables; i++)
-        while (s->tables[i]->head)
+        while (s->tables[i]->head) // NOLINTNEXTLINE(clang-analyzer-unix.Malloc): tbl_remove unlinks the head before freeing it
             tbl_remove(s->tables[i], s->tables[i]->head);
     s->now = s->watermark = s->jump = ST_NONE;
     s->next_sweep = 0;

@@ -45,7 +45,7 @@ void vg_yara_strings_json(vg_buf *b, YR_SCAN_CONTEXT *ctx, YR_RULE *rule)
                 vg_buf_putc(b, ',');
             vg_buf_puts(b, "{\"id\":");
             vg_json_cstr(b, s->identifier);
-            vg_buf_printf(b, ",\"offset\":%lld,\"length\":%d}", (long long)(mc.base + mc.offset),
+            vg_buf_printf(b, ",\"offset\":%lld,\"length\":%d}", (long long)mc.base + mc.offset,
                           mc.match_length);
         }
     }

@@ -43,7 +43,7 @@ static void report(FILE *out, bool json, bool verbose, const char *file, int lin
             vg_json_cstr(&b, why);
         }
         vg_buf_puts(&b, "}\n");
-        fwrite(b.p, 1, b.n, out);
+        (void)fwrite(b.p, 1, b.n, out); /* stdout: checked at exit (main.c) */
         vg_buf_free(&b);
     } else if (!ok) {
         fprintf(out, "FAIL %s:%d: %s: %s\n  line: %s\n", file, line, rule, why, text);
@@ -70,7 +70,7 @@ static void run_file(const void *det, void *scr, const char *path, const vg_yara
                false, why);
         r->failed++;
         yaml_parser_delete(&p);
-        fclose(f);
+        (void)fclose(f); /* read only: nothing to lose */
         return;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -116,7 +116,7 @@ static void run_file(const void *det, void *scr, const char *path, const vg_yara
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&p);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
 }
 
 void vg_yara_run_tests(const void *det, const vg_yara_test_opts *o, vg_yara_test_report *r)

@@ -32,8 +32,10 @@ check() {
 }
 
 # wait_for SECONDS command...: poll the condition every 50 ms until the deadline.
+# VG_WAIT_SCALE=N multiplies every deadline (tests/valgrind.sh: the agent runs
+# ~20-50x slower under valgrind).
 wait_for() {
-    local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+    local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 * ${VG_WAIT_SCALE:-1} )); shift
     while ! "$@"; do
         if [ $(( $(date +%s%N) / 1000000 )) -ge $deadline ]; then return 1; fi
         sleep 0.05

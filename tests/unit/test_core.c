@@ -72,6 +72,11 @@ Test(json, text_safe_neutralises_escapes)
     vg_text_safe(&b, "a\x1b[2Jb\x07\xff", 8);
     cr_assert_eq(b.n, strlen("a\\x1b[2Jb\\x07\xef\xbf\xbd"));
     cr_assert(memcmp(b.p, "a\\x1b[2Jb\\x07\xef\xbf\xbd", b.n) == 0, "%.*s", (int)b.n, b.p);
+    /* bidi overrides (U+202E, U+2066, U+061C) shown, not obeyed; other UTF-8 kept */
+    vg_buf_reset(&b);
+    vg_text_safe(&b, "x\xe2\x80\xaey\xe2\x81\xa6\xd8\x9c\xc3\xa9", 12);
+    const char *want = "x\\u202ey\\u2066\\u061c\xc3\xa9";
+    cr_assert(b.n == strlen(want) && memcmp(b.p, want, b.n) == 0, "%.*s", (int)b.n, b.p);
     vg_buf_free(&b);
 }
 
