@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "privs.h"
+#include "sandbox.h"
 #include "state.h"
 #include "status.h"
 
@@ -42,8 +43,8 @@ void vg_cmd_print_diag(void *ud, const vg_diag *d)
                 d->is_warning ? "warning" : "error", d->msg);
 }
 
-static vg_err load_all(run_opts *o, vg_config **cfg_out, vg_ruleset **rs_out, vg_stats *st,
-                       vg_errbuf *eb)
+/* The configuration with the command line's overrides. */
+static vg_err load_config(run_opts *o, vg_config **cfg_out, vg_errbuf *eb)
 {
     vg_config *cfg = NULL;
     vg_err r = vg_config_load(o->config, &cfg, eb);
@@ -64,13 +65,20 @@ static vg_err load_all(run_opts *o, vg_config **cfg_out, vg_ruleset **rs_out, vg
         cfg->state_dir = strdup(o->state_dir);
     }
     vg_log_set_level((vg_log_level)(VG_LOG_ERROR + cfg->log_level));
+    *cfg_out = cfg;
+    return VG_OK;
+}
+
+/* The rules of cfg (which stays the caller's, also on error). */
+static vg_err load_rules(run_opts *o, vg_config *cfg, vg_ruleset **rs_out, vg_stats *st,
+                         vg_errbuf *eb)
+{
     o->diags = 0;
     vg_ruleset_report rep;
-    r = vg_ruleset_load(cfg, &cfg->rule_paths, st, vg_cmd_print_diag, &o->diags, rs_out, &rep, eb);
-    if (r) {
-        vg_config_destroy(cfg);
+    vg_err r = vg_ruleset_load(cfg, &cfg->rule_paths, st, vg_cmd_print_diag, &o->diags, rs_out,
+                               &rep, eb);
+    if (r)
         return r;
-    }
     for (size_t i = 0; i < cfg->noverrides; i++)
         if (!cfg->overrides[i].used)
             vg_log(VG_LOG_WARNING, "%s:%d:%d: override for '%s' matches no loaded rule",
@@ -78,13 +86,26 @@ static vg_err load_all(run_opts *o, vg_config **cfg_out, vg_ruleset **rs_out, vg
                    cfg->overrides[i].id);
     vg_log(VG_LOG_INFO, "rules: %zu loaded, %zu rejected, from %zu files", rep.loaded,
            rep.rejected, rep.files);
-    *cfg_out = cfg;
     return VG_OK;
+}
+
+static vg_err load_all(run_opts *o, vg_config **cfg_out, vg_ruleset **rs_out, vg_stats *st,
+                       vg_errbuf *eb)
+{
+    vg_err r = load_config(o, cfg_out, eb);
+    if (r)
+        return r;
+    if ((r = load_rules(o, *cfg_out, rs_out, st, eb))) {
+        vg_config_destroy(*cfg_out);
+        *cfg_out = NULL;
+    }
+    return r;
 }
 
 typedef struct reload_ctx {
     run_opts *o;
     vg_stats *st;
+    const vg_sandbox *sandbox; /* a reload cannot write outside it */
 } reload_ctx;
 
 static vg_err do_reload(void *ud, vg_config **cfg, vg_ruleset **rs)
@@ -105,6 +126,14 @@ static vg_err do_reload(void *ud, vg_config **cfg, vg_ruleset **rs)
         *rs = NULL;
         *cfg = NULL;
         return VG_ERULE;
+    }
+    if ((r = vg_sandbox_check(rc->sandbox, *cfg, &eb))) {
+        vg_log(VG_LOG_ERROR, "reload refused, keeping the running configuration: %s", eb.msg);
+        vg_ruleset_destroy(*rs);
+        vg_config_destroy(*cfg);
+        *rs = NULL;
+        *cfg = NULL;
+        return r;
     }
     return VG_OK;
 }
@@ -147,8 +176,10 @@ int vg_cmd_run(int argc, char **argv)
             break;
         case 'r': {
             char **v = realloc(o.rules.v, (o.rules.n + 1) * sizeof *v);
-            if (!v)
+            if (!v) {
+                free(o.rules.v);
                 return 2;
+            }
             o.rules.v = v;
             v[o.rules.n++] = optarg;
             break;
@@ -161,9 +192,11 @@ int vg_cmd_run(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            free(o.rules.v);
             return 0;
         default:
             usage(stderr);
+            free(o.rules.v);
             return 2;
         }
     }
@@ -173,25 +206,34 @@ int vg_cmd_run(int argc, char **argv)
     vg_ruleset *rs = NULL;
     vg_pipeline *p = NULL;
     vg_status *status = NULL;
+    vg_sandbox *sandbox = NULL;
     vg_errbuf eb;
     char agent_id[37];
     if (!st) {
         fprintf(stderr, "vigie: out of memory\n");
         goto out;
     }
-    if (load_all(&o, &cfg, &rs, st, &eb)) {
+    /* Landlock (vg_sandbox_begin) once the state directory exists and before
+       the rules: it confines the calling thread and those started later, and
+       the ruleset starts the YARA file-scan worker. */
+    if (load_config(&o, &cfg, &eb) || vg_state_prepare(cfg->state_dir, &eb) ||
+        vg_state_agent_id(cfg->state_dir, agent_id, &eb) ||
+        vg_sandbox_begin(cfg, &sandbox, &eb) || load_rules(&o, cfg, &rs, st, &eb)) {
         fprintf(stderr, "vigie: %s\n", eb.msg);
+        vg_config_destroy(cfg);
         goto out;
     }
-    if (vg_state_prepare(cfg->state_dir, &eb) || vg_state_agent_id(cfg->state_dir, agent_id, &eb)) {
+    /* Privileges: before other threads start (capabilities are per thread);
+       the inputs are opened later, with the kept capabilities. The seccomp
+       filter right after (it denies setuid & co), on every thread. */
+    if (vg_privs_drop(cfg, o.allow_root, &eb)) {
         fprintf(stderr, "vigie: %s\n", eb.msg);
         vg_config_destroy(cfg);
         vg_ruleset_destroy(rs);
         goto out;
     }
-    /* Privileges: before any other thread exists (capabilities are per
-       thread); the inputs are opened later, with the kept capabilities. */
-    if (vg_privs_drop(cfg, o.allow_root, &eb) || vg_status_start(cfg, st, &status, &eb)) {
+    vg_sandbox_finish(sandbox);
+    if (vg_status_start(cfg, st, &status, &eb)) {
         fprintf(stderr, "vigie: %s\n", eb.msg);
         vg_config_destroy(cfg);
         vg_ruleset_destroy(rs);
@@ -204,7 +246,7 @@ int vg_cmd_run(int argc, char **argv)
         fprintf(stderr, "vigie: %s\n", eb.msg);
         goto out;
     }
-    reload_ctx rctx = {&o, st};
+    reload_ctx rctx = {&o, st, sandbox};
     if (vg_pipeline_run(p, do_reload, &rctx, &eb)) {
         fprintf(stderr, "vigie: %s\n", eb.msg);
         goto out;
@@ -213,6 +255,7 @@ int vg_cmd_run(int argc, char **argv)
 out:
     vg_pipeline_destroy(p);
     vg_status_stop(status);
+    vg_sandbox_destroy(sandbox);
     if (st) {
         fprintf(stderr, "--- vigie statistics at exit ---\n");
         vg_stats_print(st, stderr);
