@@ -588,41 +588,6 @@ static void syslog_destroy(void *self)
     free(t);
 }
 
-/* "host:port", "[v6]:port", "host" or "v6" (default port). */
-static vg_err parse_address(syslog_tx *t, const char *addr, vg_errbuf *eb)
-{
-    const char *host = addr, *port = NULL;
-    size_t hlen;
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (!end || (end[1] && end[1] != ':'))
-            return vg_errf(eb, VG_ECONFIG, "address '%s': expected [ipv6]:port", addr);
-        host = addr + 1;
-        hlen = (size_t)(end - host);
-        if (end[1] == ':')
-            port = end + 2;
-    } else {
-        const char *c = strrchr(addr, ':');
-        if (c && strchr(addr, ':') == c) {
-            hlen = (size_t)(c - addr);
-            port = c + 1;
-        } else {
-            hlen = strlen(addr); /* no port, or a bare IPv6 address */
-        }
-    }
-    if (!hlen)
-        return vg_errf(eb, VG_ECONFIG, "address '%s': no host", addr);
-    char *end = NULL;
-    long pn = port ? strtol(port, &end, 10) : (t->tls ? 6514 : 514);
-    if (port && (!*port || *end || pn < 1 || pn > 65535))
-        return vg_errf(eb, VG_ECONFIG, "address '%s': the port must be 1-65535", addr);
-    t->host = strndup(host, hlen);
-    if (!t->host || asprintf(&t->port, "%ld", pn) < 0) {
-        t->port = NULL;
-        return vg_errf(eb, VG_ENOMEM, "out of memory");
-    }
-    return VG_OK;
-}
 
 static vg_err tls_setup(syslog_tx *t, const vg_output_conf *c, vg_errbuf *eb)
 {
@@ -694,8 +659,9 @@ static vg_err syslog_create(const vg_output_conf *c, vg_stats *st, void **self, 
         e = vg_errf(eb, VG_ECONFIG, "a syslog output needs 'address' (host:port)");
         goto out;
     }
-    if ((e = parse_address(t, c->address, eb)))
+    if ((e = vg_addr_parse(c->address, t->tls ? 6514 : 514, &t->host, &t->port, eb)))
         goto out;
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): vg_addr_parse set t->host (it returned VG_OK)
     t->verify_name = strdup(c->server_name && *c->server_name ? c->server_name : t->host);
     t->ca_file = c->ca_file ? strdup(c->ca_file) : NULL;
     if (!t->verify_name || (c->ca_file && !t->ca_file)) {

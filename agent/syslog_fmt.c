@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HDR_MAX 4096 /* PRI..SD: 255 + 48 + 32 + 4 params of <= 2*256 bytes + names */
@@ -43,7 +45,7 @@ static void put_field(vg_buf *b, const char *s, size_t max)
 {
     size_t n = 0;
     if (s)
-        for (; s[n] && n < max; n++)
+        for (; n < max && s[n]; n++)
             vg_buf_putc(b, (s[n] >= 33 && s[n] <= 126) ? s[n] : '_');
     if (!n)
         vg_buf_putc(b, '-');
@@ -186,4 +188,41 @@ bool vg_syslog_frame(vg_buf *b, const vg_syslog_fmt_opts *o, const char *item, s
         b->overflow = false;
     }
     return ok;
+}
+
+vg_err vg_addr_parse(const char *addr, long default_port, char **hostp, char **portp,
+                     vg_errbuf *eb)
+{
+    const char *host = addr, *port = NULL;
+    size_t hlen;
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || (end[1] && end[1] != ':'))
+            return vg_errf(eb, VG_ECONFIG, "address '%s': expected [ipv6]:port", addr);
+        host = addr + 1;
+        hlen = (size_t)(end - host);
+        if (end[1] == ':')
+            port = end + 2;
+    } else {
+        const char *c = strrchr(addr, ':');
+        if (c && strchr(addr, ':') == c) {
+            hlen = (size_t)(c - addr);
+            port = c + 1;
+        } else {
+            hlen = strlen(addr); /* no port, or a bare IPv6 address */
+        }
+    }
+    if (!hlen)
+        return vg_errf(eb, VG_ECONFIG, "address '%s': no host", addr);
+    char *end = NULL;
+    long pn = port ? strtol(port, &end, 10) : default_port;
+    if (port && (!*port || *end || pn < 1 || pn > 65535))
+        return vg_errf(eb, VG_ECONFIG, "address '%s': the port must be 1-65535", addr);
+    *hostp = strndup(host, hlen);
+    if (!*hostp || asprintf(portp, "%ld", pn) < 0) {
+        free(*hostp);
+        *hostp = *portp = NULL;
+        return vg_errf(eb, VG_ENOMEM, "out of memory");
+    }
+    return VG_OK;
 }

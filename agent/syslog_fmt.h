@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "err.h"
 #include "json.h"
 
 #define VG_SYSLOG_FACILITY_LOCAL0 16
@@ -54,5 +55,11 @@ int vg_syslog_severity(const char *level);
  * item as too large.
  */
 bool vg_syslog_frame(vg_buf *b, const vg_syslog_fmt_opts *o, const char *item, size_t len);
+
+/* Split an output's `address` ("host:port", "[v6]:port", "host", a bare v6
+   address) into *host and *port (decimal text; default_port when absent),
+   both malloc'ed. VG_ECONFIG names what is wrong. Shared by syslog and relp. */
+vg_err vg_addr_parse(const char *addr, long default_port, char **host, char **port,
+                     vg_errbuf *eb);
 
 #endif

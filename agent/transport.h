@@ -70,6 +70,8 @@ typedef struct vg_transport_ops {
 
 extern const vg_transport_ops vg_transport_http;
 extern const vg_transport_ops vg_transport_syslog;
+/* Built without librelp, its create() fails with a message saying so. */
+extern const vg_transport_ops vg_transport_relp;
 
 const vg_transport_ops *vg_transport_find(const char *type);
 

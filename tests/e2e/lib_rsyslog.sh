@@ -26,6 +26,11 @@
 #                  it does not start (its output is in DIR/rsyslogd.out).
 #   rs_stop        stops it (SIGTERM, then waits for the process to go).
 #   rs_launch      starts it again after rs_stop (same ports, same files).
+#
+#   Extra listeners: RS_EXTRA_CONF (set before rs_start) is appended to the
+#   configuration as is (it may use the ruleset vg_received, and the files
+#   rs_start makes: $RS_DIR/{ca,server}.pem, server.key); rs_launch also
+#   waits for every port of RS_EXTRA_PORTS (space-separated).
 
 rs_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -118,6 +123,7 @@ input(type="imtcp" address="127.0.0.1" port="$RS_TLS_PORT" ruleset="vg_received"
 input(type="imtcp" address="127.0.0.1" port="$RS_MTLS_PORT" ruleset="vg_received"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
 $fwd
+${RS_EXTRA_CONF:-}
 EOF
     export RS_DIR RS_TCP_PORT RS_TLS_PORT RS_MTLS_PORT RS_FWD_IN_PORT RS_CA RS_OTHER_CA \
         RS_CLIENT_CERT RS_CLIENT_KEY RS_LOG RS_PID
@@ -131,7 +137,8 @@ rs_launch() {
     local deadline=$(( $(date +%s) + 20 ))
     while ! { rs_port_open "$RS_TCP_PORT" && rs_port_open "$RS_TLS_PORT" &&
               rs_port_open "$RS_MTLS_PORT" &&
-              { [ -z "$RS_FWD_IN_PORT" ] || rs_port_open "$RS_FWD_IN_PORT"; }; }; do
+              { [ -z "$RS_FWD_IN_PORT" ] || rs_port_open "$RS_FWD_IN_PORT"; } &&
+              rs_extra_ports_open; }; do
         if ! kill -0 "$RS_BG" 2>/dev/null || [ "$(date +%s)" -ge $deadline ]; then
             echo "  rsyslogd did not start:"; sed 's/^/    /' "$RS_DIR/rsyslogd.out" | tail -20
             rs_stop
@@ -140,6 +147,11 @@ rs_launch() {
         sleep 0.05
     done
     return 0
+}
+
+rs_extra_ports_open() {
+    local p
+    for p in ${RS_EXTRA_PORTS:-}; do rs_port_open "$p" || return 1; done
 }
 
 rs_stop() {

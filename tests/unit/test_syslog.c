@@ -128,6 +128,45 @@ Test(syslog_fmt, table)
     }
 }
 
+/* The address of a syslog or relp output: (address, default port) -> host, port or an error. */
+Test(syslog_fmt, address_table)
+{
+    struct {
+        const char *addr;
+        long def;
+        const char *host, *port; /* NULL host: refused */
+    } t[] = {
+        {"logs.example:6514", 514, "logs.example", "6514"},
+        {"logs.example", 20514, "logs.example", "20514"},
+        {"[2001:db8::1]:601", 514, "2001:db8::1", "601"},
+        {"[2001:db8::1]", 514, "2001:db8::1", "514"},
+        {"2001:db8::1", 6514, "2001:db8::1", "6514"},
+        {"10.0.0.1:65535", 514, "10.0.0.1", "65535"},
+        {":514", 514, NULL, NULL},
+        {"host:0", 514, NULL, NULL},
+        {"host:65536", 514, NULL, NULL},
+        {"host:", 514, NULL, NULL},
+        {"host:12x", 514, NULL, NULL},
+        {"[2001:db8::1", 514, NULL, NULL},
+        {"[::1]x", 514, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        char *h = NULL, *p = NULL;
+        vg_errbuf eb;
+        vg_err e = vg_addr_parse(t[i].addr, t[i].def, &h, &p, &eb);
+        if (!t[i].host) {
+            cr_assert_eq(e, VG_ECONFIG, "'%s' accepted", t[i].addr);
+            cr_assert(strstr(eb.msg, t[i].addr), "the error names the address: %s", eb.msg);
+        } else {
+            cr_assert_eq(e, VG_OK, "'%s': %s", t[i].addr, eb.msg);
+            cr_assert_str_eq(h, t[i].host);
+            cr_assert_str_eq(p, t[i].port);
+        }
+        free(h);
+        free(p);
+    }
+}
+
 Test(syslog_fmt, severity_names)
 {
     static const struct {
