@@ -178,7 +178,9 @@ bool vg_alert_build_ex(vg_alert *a, const vg_agent_info *info, const vg_rule_met
     MARK(rk, VG_RK_KIND, vg_buf_puts(b, "\"alert\""));
     vg_buf_puts(b, ",\"created\":");
     vg_json_time(b, now_ns);
-    vg_buf_printf(b, ",\"severity\":%d,\"module\":\"vigie\"", vg_alert_severity(r->level_rank));
+    vg_buf_puts(b, ",\"severity\":");
+    vg_buf_i64(b, vg_alert_severity(r->level_rank));
+    vg_buf_puts(b, ",\"module\":\"vigie\"");
     if (ev->stream && ev->stream->input) {
         vg_buf_puts(b, ",\"dataset\":");
         vg_json_cstr(b, ev->stream->input);
@@ -306,7 +308,8 @@ static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
         }
         vg_buf_putc(b, ',');
     }
-    vg_buf_printf(b, "\"offset\":%llu", (unsigned long long)ev->offset);
+    vg_buf_puts(b, "\"offset\":");
+    vg_buf_i64(b, (int64_t)ev->offset);
     vg_buf_putc(b, '}');
 
     const vg_str *ip = first_field(ev, vg_alert_ip_fields);
@@ -423,7 +426,9 @@ bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event 
         }
         vg_buf_putc(b, ',');
     }
-    vg_buf_printf(b, "\"offset\":%llu}", (unsigned long long)ev->offset);
+    vg_buf_puts(b, "\"offset\":");
+    vg_buf_i64(b, (int64_t)ev->offset);
+    vg_buf_putc(b, '}');
     size_t mlen = ev->raw.n;
     if (info->max_message && mlen > info->max_message)
         mlen = info->max_message;

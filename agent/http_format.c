@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 static const char *const preset_names[] = {"webhook", "clickhouse", "elasticsearch", "splunk_hec",
                                            "loki"};
@@ -370,7 +370,9 @@ static void fast_clickhouse(vg_buf *b, const vg_send_item *it, const vg_http_fmt
         put_tok(b, it, VG_RK_RULE_NAME);
         vg_buf_puts(b, ",\"level\":");
         put_tok(b, it, VG_RK_LEVEL);
-        vg_buf_printf(b, ",\"severity\":%d,\"source_ip\":", it->keys->severity);
+        vg_buf_puts(b, ",\"severity\":");
+        vg_buf_i64(b, it->keys->severity);
+        vg_buf_puts(b, ",\"source_ip\":");
         put_tok(b, it, VG_RK_SOURCE_IP);
         vg_buf_puts(b, ",\"user_name\":");
         put_tok(b, it, VG_RK_USER);
@@ -379,8 +381,11 @@ static void fast_clickhouse(vg_buf *b, const vg_send_item *it, const vg_http_fmt
     }
     /* A forwarded raw event is only these columns (no rule, no parsed
        fields, no `raw` copy): it comes in volume and must compress well. */
-    vg_buf_printf(b, ",\"timestamp\":%lld,\"timestamp_ns\":%lld,\"message\":", (long long)sec,
-                  (long long)sub);
+    vg_buf_puts(b, ",\"timestamp\":");
+    vg_buf_i64(b, sec);
+    vg_buf_puts(b, ",\"timestamp_ns\":");
+    vg_buf_i64(b, sub);
+    vg_buf_puts(b, ",\"message\":");
     put_tok(b, it, VG_RK_MESSAGE);
     /* The id last: "…","event_id":"<stream>:<n>"}\n{"kind":… up to the next
        message is then one long repeat with only the line number new. */
@@ -726,42 +731,38 @@ bool vg_http_hec_acked(const char *body, size_t blen, long long ack_id)
     return ok;
 }
 
-vg_err vg_http_gzip(const char *p, size_t n, int level, vg_buf *out, vg_errbuf *eb)
+void vg_gzip_free(vg_gzip *z)
 {
-    vg_err e = VG_OK;
-    z_stream z;
-    memset(&z, 0, sizeof z);
+    if (z->c)
+        libdeflate_free_compressor(z->c);
+    z->c = NULL;
+}
+
+vg_err vg_http_gzip(vg_gzip *z, const char *p, size_t n, int level, vg_buf *out, vg_errbuf *eb)
+{
+    /* libdeflate: whole-buffer gzip at ~1.5x zlib's speed at level 1 with a
+       better ratio; its level 9 also beats zlib's on log lines. */
     vg_buf_reset(out);
-    /* At level 9 (raw-event batches) the larger hash and the filtered
-       strategy buy ~1% more on log lines, at no cost that matters there. */
-    if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, level >= 9 ? 9 : 8,
-                     level >= 9 ? Z_FILTERED : Z_DEFAULT_STRATEGY) != Z_OK)
-        return vg_errf(eb, VG_ENOMEM, "gzip: deflateInit2 failed");
-    size_t bound = deflateBound(&z, (uLong)n);
-    if (bound > out->max) {
-        e = vg_errf(eb, VG_ELIMIT, "gzip: body larger than %zu bytes", out->max);
-        goto out;
+    if (z->c && z->level != level)
+        vg_gzip_free(z);
+    if (!z->c) {
+        if (!(z->c = libdeflate_alloc_compressor(level)))
+            return vg_errf(eb, VG_ENOMEM, "gzip: cannot allocate a level-%d compressor", level);
+        z->level = level;
     }
-    /* Grow once to the bound, then deflate in one call. */
+    size_t bound = libdeflate_gzip_compress_bound(z->c, n);
+    if (bound > out->max)
+        return vg_errf(eb, VG_ELIMIT, "gzip: body larger than %zu bytes", out->max);
+    /* Grow once to the bound, then compress in one call. */
     if (out->cap < bound) {
         char *q = realloc(out->p, bound);
-        if (!q) {
-            e = vg_errf(eb, VG_ENOMEM, "out of memory");
-            goto out;
-        }
+        if (!q)
+            return vg_errf(eb, VG_ENOMEM, "out of memory");
         out->p = q;
         out->cap = bound;
     }
-    z.next_in = (Bytef *)p;
-    z.avail_in = (uInt)n;
-    z.next_out = (Bytef *)out->p;
-    z.avail_out = (uInt)bound;
-    if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-        e = vg_errf(eb, VG_EIO, "gzip: deflate did not finish");
-        goto out;
-    }
-    out->n = z.total_out;
-out:
-    deflateEnd(&z);
-    return e;
+    out->n = libdeflate_gzip_compress(z->c, p, n, out->p, bound);
+    if (!out->n)
+        return vg_errf(eb, VG_EIO, "gzip: compression did not fit its bound");
+    return VG_OK;
 }

@@ -101,7 +101,16 @@ bool vg_http_hec_acked(const char *body, size_t blen, long long ack_id);
 /* RFC 3339 time ("2024-03-01T10:00:00.123456Z", "+01:00" offsets) -> ns since the epoch. */
 bool vg_http_parse_time(const char *s, size_t n, int64_t *ns);
 
-/* gzip (RFC 1952) of p[0..n) into out (reset first); VG_ELIMIT if out's maximum is hit. */
-vg_err vg_http_gzip(const char *p, size_t n, int level, vg_buf *out, vg_errbuf *eb);
+/* A gzip compressor kept between calls (its tables cost up to ~1 MB;
+   allocating them per batch costs page faults). Zero-initialise. */
+typedef struct vg_gzip {
+    struct libdeflate_compressor *c;
+    int level;
+} vg_gzip;
+
+/* gzip (RFC 1952) of p[0..n) at level into out (reset first), with z's
+   compressor (made or remade for level); VG_ELIMIT if out's maximum is hit. */
+vg_err vg_http_gzip(vg_gzip *z, const char *p, size_t n, int level, vg_buf *out, vg_errbuf *eb);
+void vg_gzip_free(vg_gzip *z);
 
 #endif

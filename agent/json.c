@@ -93,6 +93,26 @@ bool vg_buf_printf(vg_buf *b, const char *fmt, ...)
     return true;
 }
 
+bool vg_buf_i64(vg_buf *b, int64_t v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *q = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    return vg_buf_append(b, q, (size_t)(e - q));
+}
+
+/* Two decimal digits of v (0..99) at o. */
+static void dig2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
 /*
  * Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid
  * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
@@ -124,6 +144,26 @@ static size_t utf8_len(const unsigned char *p, size_t n, uint32_t *cp)
 
 static const char hexd[] = "0123456789abcdef";
 
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+/* Some byte of w is zero / below n (n <= 128, bytes < 0x80) / equal to c. */
+#define HAS_ZERO(w) (((w) - ONES) & ~(w) & HIGH)
+#define HAS_LESS(w, n) (((w) - ONES * (n)) & ~(w) & HIGH)
+#define HAS_BYTE(w, c) HAS_ZERO((w) ^ (ONES * (c)))
+
+/* Printable ASCII other than '"' and '\\': copied as is. */
+static const bool plain_byte[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
+/* Flags (bit 7 of a byte) where w's bytes are not plain: exact for the
+   first such byte; zero when every byte is printable ASCII but '"', '\\'. */
+static inline uint64_t special_bytes(uint64_t w)
+{
+    return (w & HIGH) | HAS_LESS(w, 0x20) | HAS_BYTE(w, 0x22) | HAS_BYTE(w, 0x5c) |
+           HAS_BYTE(w, 0x7f);
+}
+
 void vg_json_str(vg_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -134,8 +174,31 @@ void vg_json_str(vg_buf *b, const char *s, size_t n)
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
+        /* Eight bytes at a time (SWAR): copy the word, advance to its first
+           byte that needs work (>= 0x7f, < 0x20, '"' or '\\'). The lowest
+           flag of each test is exact (a false flag can only sit above a
+           true one), so the first special byte is found exactly. The
+           output has room for 8 bytes more (6 per input byte reserved). */
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            uint64_t m = special_bytes(w);
+            memcpy(o, p + i, 8);
+            if (!m) {
+                o += 8;
+                i += 8;
+                continue;
+            }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            size_t k = (size_t)__builtin_ctzll(m) >> 3;
+#else
+            size_t k = (size_t)__builtin_clzll(m) >> 3;
+#endif
+            o += k;
+            i += k;
+        }
         unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (plain_byte[c]) {
             *o++ = (char)c;
             i++;
             continue;
@@ -214,6 +277,15 @@ void vg_text_safe(vg_buf *b, const char *s, size_t n)
             *o++ = (char)0xBF;
             *o++ = (char)0xBD;
             i++;
+        } else if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+                   cp == 0x200E || cp == 0x200F || cp == 0x061C) {
+            /* Bidirectional controls reorder what a terminal shows ("Trojan
+               Source"): shown as \uXXXX (len <= 3 here, 6 bytes <= 4 * len). */
+            *o++ = '\\';
+            *o++ = 'u';
+            for (int sh = 12; sh >= 0; sh -= 4)
+                *o++ = hexd[(cp >> sh) & 15];
+            i += len;
         } else {
             memcpy(o, p + i, len);
             o += len;
@@ -233,6 +305,32 @@ void vg_json_time(vg_buf *b, int64_t ts_ns)
     }
     struct tm tm;
     gmtime_r(&s, &tm);
-    vg_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999) {
+        vg_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"", year, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+        return;
+    }
+    /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" without printf (two per alert) */
+    char t[29];
+    t[0] = '"';
+    dig2(t + 1, year / 100);
+    dig2(t + 3, year % 100);
+    t[5] = '-';
+    dig2(t + 6, tm.tm_mon + 1);
+    t[8] = '-';
+    dig2(t + 9, tm.tm_mday);
+    t[11] = 'T';
+    dig2(t + 12, tm.tm_hour);
+    t[14] = ':';
+    dig2(t + 15, tm.tm_min);
+    t[17] = ':';
+    dig2(t + 18, tm.tm_sec);
+    t[20] = '.';
+    dig2(t + 21, (int)(us / 10000));
+    dig2(t + 23, (int)(us / 100 % 100));
+    dig2(t + 25, (int)(us % 100));
+    t[27] = 'Z';
+    t[28] = '"';
+    vg_buf_append(b, t, sizeof t);
 }

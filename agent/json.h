@@ -31,6 +31,8 @@ void vg_buf_reset(vg_buf *b); /* n = 0, overflow = false; keeps memory */
 bool vg_buf_append(vg_buf *b, const void *p, size_t n);
 bool vg_buf_puts(vg_buf *b, const char *s);
 bool vg_buf_printf(vg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append the decimal digits of v (the hot paths: no printf). */
+bool vg_buf_i64(vg_buf *b, int64_t v);
 bool vg_buf_putc(vg_buf *b, char c);
 
 /* A JSON string literal (with quotes) of n arbitrary bytes. */

@@ -60,6 +60,7 @@ struct vg_pipeline {
     bool spool_events;     /* some network output takes raw events */
     bool spool_pending;    /* appended since the last spool flush */
     bool spool_blocked;    /* inputs paused: the spool is full */
+    int64_t publish_retry_ms; /* a failed spool write is retried from then (mono) */
     vg_buf rec;            /* a raw-event or state record being built */
     vg_buf spbuf;          /* header + JSON of the record being appended */
     vg_redactor *red;      /* redaction of what leaves the host (NULL = off) */
@@ -698,9 +699,12 @@ static void commit(vg_pipeline *p)
     vg_errbuf eb;
     if (vg_pipeline_flush(p, &eb)) {
         vg_counter_add(p->c_commit_errors, 1);
-        vg_log(VG_LOG_ERROR, "outputs not durable, positions not committed: %s", eb.msg);
+        /* once per outage (a full disk would repeat it at every commit) */
+        vg_log_once("commit_flush", VG_LOG_ERROR, "outputs not durable, positions not committed "
+                    "(retried at every commit, counted in commit_errors): %s", eb.msg);
         return;
     }
+    vg_log_once_reset("commit_flush");
     /* The detectors' state goes with the positions: written first, in the
        slot of the next sequence number, which positions.json then records;
        a crash between the two leaves the previous slot, matching the old
@@ -747,9 +751,10 @@ static void spool_publish(vg_pipeline *p)
     /* Written and shown to the senders now; fsync'ed at commit (vg_pipeline_flush). */
     if (vg_spool_publish(p->spool, &eb)) {
         vg_counter_add(p->c_commit_errors, 1);
-        vg_log_once("spool_flush", VG_LOG_ERROR, "spool: %s; inputs paused until it can be "
-                    "written (nothing is lost)", eb.msg);
+        vg_log_once("spool_flush", VG_LOG_ERROR, "%s; inputs paused until it can be written "
+                    "(retried every second; nothing is lost)", eb.msg);
         p->spool_blocked = true;
+        p->publish_retry_ms = mono_ms() + 1000;
         return;
     }
     vg_log_once_reset("spool_flush");
@@ -762,7 +767,7 @@ static bool spool_full(vg_pipeline *p)
     if (!p->spool)
         return false;
     bool was = p->spool_blocked;
-    if (p->spool_pending)
+    if (p->spool_pending && mono_ms() >= p->publish_retry_ms)
         spool_publish(p);
     p->spool_blocked = p->spool_pending || vg_spool_blocked(p->spool);
     if (p->spool_blocked && !was) {
@@ -892,7 +897,7 @@ static void print_stats(vg_pipeline *p)
     publish_parser_counters(p);
     fprintf(stderr, "--- vigie statistics ---\n");
     vg_stats_print(p->st, stderr);
-    fflush(stderr);
+    (void)fflush(stderr); /* nowhere to report */
 }
 
 vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf *eb)
@@ -917,7 +922,10 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* cannot fail for a valid signal */
+    /* Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, which
+       the outputs and the spool handle, instead of the signal killing us. */
+    (void)signal(SIGXFSZ, SIG_IGN);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0)
         return vg_errno(eb, VG_EIO, "signalfd");
@@ -981,7 +989,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
             if (p->spool) {
                 vg_errbuf fe;
                 if (vg_spool_flush(p->spool, &fe))
-                    vg_log_once("spool_flush", VG_LOG_ERROR, "spool: %s", fe.msg);
+                    vg_log_once("spool_flush", VG_LOG_ERROR, "%s", fe.msg);
                 else
                     p->spool_pending = false;
             }
@@ -989,7 +997,7 @@ vg_err vg_pipeline_run(vg_pipeline *p, vg_reload_fn reload, void *ud, vg_errbuf 
         }
         bool wait = got == 0; /* block only when a round found nothing */
         /* Wait for input, a signal or the next timer. */
-        if (npfd < p->nins + 1) {
+        if (!pfd || npfd < p->nins + 1) {
             struct pollfd *np = realloc(pfd, (p->nins + 1) * sizeof *np);
             if (!np) {
                 r = vg_errf(eb, VG_ENOMEM, "out of memory");

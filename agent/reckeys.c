@@ -44,6 +44,22 @@ static bool num(const char **p, const char *end, long long *v, bool sign)
     return true;
 }
 
+/* t[0..n) is exactly one JSON string: every inner '"' escaped, no raw
+   control byte, the closing quote not escaped. The transports copy these
+   tokens into request bodies as they are: a tampered spool record must not
+   inject JSON through them. */
+static bool one_string(const char *t, size_t n)
+{
+    size_t j = 1;
+    while (j < n - 1) {
+        unsigned char c = (unsigned char)t[j];
+        if (c == '"' || c < 0x20)
+            return false;
+        j += c == '\\' ? 2 : 1;
+    }
+    return j == n - 1;
+}
+
 size_t vg_reckeys_decode(const char *p, size_t n, vg_reckeys *k)
 {
     vg_reckeys_clear(k);
@@ -70,7 +86,8 @@ size_t vg_reckeys_decode(const char *p, size_t n, vg_reckeys *k)
             return 0;
         if (len) {
             if (len < 2 || (unsigned long long)off + (unsigned long long)len > jn ||
-                json[off] != '"' || json[off + len - 1] != '"')
+                json[off] != '"' || json[off + len - 1] != '"' ||
+                !one_string(json + off, (size_t)len))
                 return 0;
         }
         t.off[i] = (uint32_t)off;

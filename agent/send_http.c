@@ -47,6 +47,7 @@ typedef struct http_out {
     struct curl_slist *hdr_plain; /* for Splunk /ack polls */
     char curl_err[CURL_ERROR_SIZE];
     vg_buf body, gz, answer;
+    vg_gzip gzip; /* its compressor, kept */
     bool compress;
     long timeout_ms;
     char channel[37]; /* X-Splunk-Request-Channel */
@@ -477,7 +478,7 @@ static vg_err http_send(void *self, const vg_send_item *items, size_t n, vg_send
         for (size_t i = 0; i < n && events_only; i++)
             events_only = items[i].keys && items[i].keys->len[VG_RK_KIND] == 7 &&
                           !memcmp(items[i].data + items[i].keys->off[VG_RK_KIND], "\"event\"", 7);
-        if ((e = vg_http_gzip(h->body.p, h->body.n, events_only ? GZIP_LEVEL_EVENTS : GZIP_LEVEL,
+        if ((e = vg_http_gzip(&h->gzip, h->body.p, h->body.n, events_only ? GZIP_LEVEL_EVENTS : GZIP_LEVEL,
                               &h->gz, eb)))
             return e;
         payload = h->gz.p;
@@ -534,6 +535,7 @@ static void http_destroy(void *self)
     wipe_slist(h->hdr_plain);
     vg_buf_free(&h->body);
     vg_buf_free(&h->gz);
+    vg_gzip_free(&h->gzip);
     vg_buf_free(&h->answer);
     free(h->post_url);
     free(h->ack_url);

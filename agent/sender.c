@@ -7,8 +7,15 @@
  * VG_ELIMIT down to single items, a single item the peer still finds too
  * large is dead-lettered); on a transport failure sleep the back-off
  * (interruptible) and send the still-pending items again; when nothing is
- * pending, acknowledge the batch. Only this thread touches its reader and its
- * transport; vg_sender_stop wakes both from the pipeline thread.
+ * pending, acknowledge the batch.
+ *
+ * An http output may run `parallel` such loops (workers), each with its own
+ * transport (connection): while one waits for the collector's answer the
+ * next formats and compresses its batch, and the collector works on two
+ * inserts at once. The workers share the output's spool reader under rd_mu
+ * and take batches in order (a sequence number each); a batch is
+ * acknowledged only after every batch before it, so the spool cursor never
+ * passes an undelivered record. vg_sender_stop wakes every worker.
  */
 #include "sender.h"
 
@@ -16,9 +23,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +35,7 @@
 #include "reckeys.h"
 
 static const vg_transport_ops *const transports[] = {&vg_transport_http, &vg_transport_syslog,
-                                                     NULL};
+                                                     &vg_transport_relp, NULL};
 
 const vg_transport_ops *vg_transport_find(const char *type)
 {
@@ -57,9 +66,23 @@ int64_t vg_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt, double r
     return lo + (int64_t)((double)(d - lo) * rnd) + (d == lo);
 }
 
+#define MAX_WORKERS 4
+
+typedef struct worker {
+    struct vg_sender *s;
+    void *tr; /* its own transport: one exchange at a time each */
+    pthread_t th;
+    bool started;
+    unsigned seed;
+} worker;
+
 struct vg_sender {
     const vg_transport_ops *ops;
-    void *tr;
+    worker wk[MAX_WORKERS];
+    int nwk;
+    pthread_mutex_t rd_mu; /* the reader: read and ack */
+    uint64_t next_seq;     /* under rd_mu: sequence number of the next batch read */
+    uint64_t acked_seq;    /* under mu: batches [1, acked_seq] are acknowledged */
     vg_spool *sp;
     vg_spool_reader *rd;
     char *name;
@@ -67,12 +90,9 @@ struct vg_sender {
     size_t max_events, max_bytes;
     int64_t delay_ms, retry_min, retry_max;
     char *dl_path; /* dead-letter file */
-    pthread_t th;
-    bool started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* stop, kick and acked_seq changes */
     bool stop, kick;
-    unsigned seed;
     vg_counter *c_sent, *c_bytes, *c_batches, *c_retries, *c_errors, *c_auth, *c_split,
         *c_dead, *c_dead_dropped, *c_filtered, *c_latency_ns, *c_exchanges;
 };
@@ -113,15 +133,24 @@ static bool stopping(vg_sender *s)
     return st;
 }
 
+/* The key of a warn-once message of this output: each output warns for
+   itself (one failing collector must not silence another's warning). */
+static const char *okey(const vg_sender *s, const char *what, char kb[160])
+{
+    snprintf(kb, 160, "%s:%s", what, s->name);
+    return kb;
+}
+
 /* Append an item the collector refused to the dead-letter file (capped). */
 static void dead_letter(vg_sender *s, const vg_send_item *it, const char *why)
 {
+    char kb[160];
     vg_counter_add(s->c_dead, 1);
     int fd = open(s->dl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) || st.st_size + (off_t)it->len + 1 > VG_DEADLETTER_MAX) {
         vg_counter_add(s->c_dead_dropped, 1);
-        vg_log_once("deadletter_full", VG_LOG_ERROR,
+        vg_log_once(okey(s, "deadletter_full", kb), VG_LOG_ERROR,
                     "output '%s': dead-letter file %s is full or cannot be written; rejected "
                     "items are dropped (counted in output.deadletter_dropped)", s->name,
                     s->dl_path);
@@ -129,12 +158,13 @@ static void dead_letter(vg_sender *s, const vg_send_item *it, const char *why)
             close(fd);
         return;
     }
-    ssize_t w1 = write(fd, it->data, it->len);
-    ssize_t w2 = write(fd, "\n", 1);
+    /* one write: O_APPEND keeps the lines of parallel workers whole */
+    struct iovec iov[2] = {{(void *)it->data, it->len}, {"\n", 1}};
+    ssize_t w = writev(fd, iov, 2);
     close(fd);
-    if (w1 != (ssize_t)it->len || w2 != 1)
+    if (w != (ssize_t)it->len + 1)
         vg_counter_add(s->c_dead_dropped, 1);
-    vg_log_once("deadletter", VG_LOG_WARNING,
+    vg_log_once(okey(s, "deadletter", kb), VG_LOG_WARNING,
                 "output '%s': the collector rejected an item (%s); kept in %s, not resent",
                 s->name, why, s->dl_path);
 }
@@ -209,7 +239,8 @@ static size_t prepare(vg_sender *s, const vg_spool_batch *b, work *w)
                 x.keys = &w->keys[i];
             } else if (x.len && x.data[0] == '#') {
                 /* An index that does not check out: drop it, parse the JSON. */
-                const char *bar = memchr(x.data, '|', x.len < VG_RECKEYS_MAX ? x.len : VG_RECKEYS_MAX);
+                size_t lim = x.len < VG_RECKEYS_MAX ? x.len : VG_RECKEYS_MAX;
+                const char *bar = memchr(x.data, '|', lim);
                 if (bar) {
                     x.len -= (size_t)(bar + 1 - x.data);
                     x.data = bar + 1;
@@ -235,7 +266,7 @@ static size_t prepare(vg_sender *s, const vg_spool_batch *b, work *w)
  * Returns VG_OK when every item is done (delivered or dead-lettered), else
  * the transport's failure (the caller backs off and calls again).
  */
-static vg_err exchange(vg_sender *s, work *w, size_t *chunk, vg_errbuf *eb)
+static vg_err exchange(vg_sender *s, void *tr, work *w, size_t *chunk, vg_errbuf *eb)
 {
     for (;;) {
         size_t np = 0;
@@ -251,7 +282,7 @@ static vg_err exchange(vg_sender *s, work *w, size_t *chunk, vg_errbuf *eb)
         if (stopping(s))
             return vg_errf(eb, VG_EAGAIN, "stopping");
         int64_t t0 = mono_ns();
-        vg_err r = s->ops->send(s->tr, w->chunk, np, w->cst, eb);
+        vg_err r = s->ops->send(tr, w->chunk, np, w->cst, eb);
         vg_counter_add(s->c_latency_ns, (uint64_t)(mono_ns() - t0));
         vg_counter_add(s->c_exchanges, 1);
         if (r == VG_ELIMIT) {
@@ -289,48 +320,83 @@ static vg_err exchange(vg_sender *s, work *w, size_t *chunk, vg_errbuf *eb)
     }
 }
 
+/* Wait until every batch before seq is acknowledged, then acknowledge b.
+   False when stopping first (b stays unacknowledged: sent again next run). */
+static bool ack_in_order(vg_sender *s, uint64_t seq, const vg_spool_batch *b)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop && s->acked_seq + 1 != seq)
+        pthread_cond_wait(&s->cv, &s->mu);
+    bool go = !s->stop;
+    pthread_mutex_unlock(&s->mu);
+    if (!go)
+        return false;
+    pthread_mutex_lock(&s->rd_mu);
+    vg_spool_ack(s->rd, b);
+    pthread_mutex_unlock(&s->rd_mu);
+    pthread_mutex_lock(&s->mu);
+    s->acked_seq = seq;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
 static void *run(void *arg)
 {
-    vg_sender *s = arg;
+    worker *wk = arg;
+    vg_sender *s = wk->s;
     vg_spool_batch b = {0};
     work w = {0};
     unsigned attempt = 0;
-    bool have = false;
+    bool have = false, prepared = false;
+    uint64_t seq = 0;
     size_t chunk = s->max_events;
+    char kb[160];
     while (!stopping(s)) {
         vg_errbuf eb;
         if (!have) {
+            pthread_mutex_lock(&s->rd_mu);
             vg_err r = vg_spool_read(s->rd, s->max_events, s->max_bytes, 1000, s->delay_ms, &b,
                                      &eb);
+            if (r == VG_OK)
+                seq = ++s->next_seq;
+            pthread_mutex_unlock(&s->rd_mu);
             if (r == VG_EAGAIN)
                 continue;
             if (r) {
-                vg_log_once("sender_read", VG_LOG_ERROR, "output '%s': spool read: %s",
-                            s->name, eb.msg);
+                vg_log_once(okey(s, "sender_read", kb), VG_LOG_ERROR,
+                            "output '%s': spool read: %s", s->name, eb.msg);
                 if (!nap(s, 1000))
                     break;
                 continue;
             }
+            have = true;
+            prepared = false;
+        }
+        if (!prepared) {
+            /* Out of memory: keep the batch (its place in the order is
+               taken) and try again after a pause. */
             if (!work_fit(&w, b.n)) {
-                vg_log_once("sender_oom", VG_LOG_ERROR, "output '%s': out of memory", s->name);
-                vg_spool_rewind(s->rd);
+                vg_log_once(okey(s, "sender_oom", kb), VG_LOG_ERROR, "output '%s': out of memory",
+                            s->name);
                 if (!nap(s, 1000))
                     break;
                 continue;
             }
             prepare(s, &b, &w);
-            have = true;
+            prepared = true;
             chunk = s->max_events;
         }
-        vg_err r = exchange(s, &w, &chunk, &eb);
+        vg_err r = exchange(s, wk->tr, &w, &chunk, &eb);
         if (r == VG_OK) {
-            vg_spool_ack(s->rd, &b);
+            if (!ack_in_order(s, seq, &b))
+                break;
             vg_counter_add(s->c_batches, 1);
             have = false;
             if (attempt)
                 vg_log(VG_LOG_NOTICE, "output '%s': delivering again", s->name);
             attempt = 0;
-            vg_log_once_reset("sender_fail");
+            vg_log_once_reset(okey(s, "sender_fail", kb));
             continue;
         }
         if (stopping(s))
@@ -343,11 +409,11 @@ static void *run(void *arg)
                    "the certificates; retrying)", s->name, eb.msg);
         } else {
             vg_counter_add(s->c_errors, 1);
-            vg_log_once("sender_fail", VG_LOG_WARNING,
+            vg_log_once(okey(s, "sender_fail", kb), VG_LOG_WARNING,
                         "output '%s': cannot deliver: %s; retrying with back-off, alerts stay "
                         "in the spool", s->name, eb.msg);
         }
-        double rnd = (double)rand_r(&s->seed) / ((double)RAND_MAX + 1.0);
+        double rnd = (double)rand_r(&wk->seed) / ((double)RAND_MAX + 1.0);
         int64_t d = vg_backoff_ms(s->retry_min, s->retry_max, attempt, rnd);
         if (attempt < 40)
             attempt++;
@@ -377,6 +443,7 @@ vg_err vg_sender_start_ops(const vg_output_conf *oc, const vg_transport_ops *ops
     if (!s)
         return vg_errf(eb, VG_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->rd_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -390,7 +457,10 @@ vg_err vg_sender_start_ops(const vg_output_conf *oc, const vg_transport_ops *ops
     s->delay_ms = oc->batch_delay_ms;
     s->retry_min = oc->retry_min_ms;
     s->retry_max = oc->retry_max_ms;
-    s->seed = (unsigned)(mono_ns() ^ (uintptr_t)s);
+    /* Workers: http only (a syslog or relp stream is one ordered connection). */
+    s->nwk = 1;
+    if (!strcmp(ops->type, "http") && oc->parallel > 1)
+        s->nwk = oc->parallel > MAX_WORKERS ? MAX_WORKERS : (int)oc->parallel;
     vg_err r = VG_OK;
     if (!(s->name = strdup(oc->name)) ||
         asprintf(&s->dl_path, "%s/deadletter-%s.jsonl", state_dir, oc->name) < 0) {
@@ -401,9 +471,13 @@ vg_err vg_sender_start_ops(const vg_output_conf *oc, const vg_transport_ops *ops
     for (char *p = s->dl_path + strlen(state_dir) + 1; *p; p++)
         if (*p == '/')
             *p = '_';
-    if ((r = ops->create(oc, st, &s->tr, eb))) {
-        vg_err_prefix(eb, "output '%s'", oc->name);
-        goto out;
+    for (int i = 0; i < s->nwk; i++) {
+        s->wk[i].s = s;
+        s->wk[i].seed = (unsigned)(mono_ns() ^ (uintptr_t)&s->wk[i]);
+        if ((r = ops->create(oc, st, &s->wk[i].tr, eb))) {
+            vg_err_prefix(eb, "output '%s'", oc->name);
+            goto out;
+        }
     }
     if ((r = vg_spool_reader_open(sp, oc->name, &s->rd, eb)))
         goto out;
@@ -427,13 +501,13 @@ vg_err vg_sender_start_ops(const vg_output_conf *oc, const vg_transport_ops *ops
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int pe = pthread_create(&s->th, NULL, run, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pe) {
-        r = vg_errf(eb, VG_EIO, "output '%s': cannot start its thread", oc->name);
-        goto out;
+    for (int i = 0; i < s->nwk && !r; i++) {
+        if (pthread_create(&s->wk[i].th, NULL, run, &s->wk[i]))
+            r = vg_errf(eb, VG_EIO, "output '%s': cannot start its thread", oc->name);
+        else
+            s->wk[i].started = true;
     }
-    s->started = true;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
     if (r) {
         vg_sender_stop(s);
@@ -449,7 +523,7 @@ void vg_sender_kick(vg_sender *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->kick = true;
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -459,19 +533,22 @@ void vg_sender_stop(vg_sender *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->stop = true;
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->started) {
-        if (s->ops && s->tr)
-            s->ops->wake(s->tr);
-        /* The spool wake is sticky and for all readers: the pipeline calls
-           vg_spool_wake once before stopping its senders. */
-        pthread_join(s->th, NULL);
-    }
+    for (int i = 0; i < s->nwk; i++)
+        if (s->wk[i].started && s->wk[i].tr)
+            s->ops->wake(s->wk[i].tr);
+    /* The spool wake is sticky and for all readers: the pipeline calls
+       vg_spool_wake once before stopping its senders. */
+    for (int i = 0; i < s->nwk; i++)
+        if (s->wk[i].started)
+            pthread_join(s->wk[i].th, NULL);
     vg_spool_reader_close(s->rd);
-    if (s->ops && s->tr)
-        s->ops->destroy(s->tr);
+    for (int i = 0; i < s->nwk; i++)
+        if (s->wk[i].tr)
+            s->ops->destroy(s->wk[i].tr);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->rd_mu);
     pthread_mutex_destroy(&s->mu);
     free(s->dl_path);
     free(s->name);

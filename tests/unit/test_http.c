@@ -411,14 +411,16 @@ Test(format, gzip_round_trip)
     char big[50000];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = "abc\n"[i % 4];
-    cr_assert_eq(vg_http_gzip(big, sizeof big, 6, &g, NULL), VG_OK);
+    vg_gzip z = {0};
+    cr_assert_eq(vg_http_gzip(&z, big, sizeof big, 6, &g, NULL), VG_OK);
     cr_assert_lt(g.n, sizeof big / 10);
     gunzip(g.p, g.n, &back);
     cr_assert_eq(back.n, sizeof big);
     cr_assert(!memcmp(back.p, big, sizeof big));
     vg_buf small;
     vg_buf_init(&small, 16);
-    cr_assert_eq(vg_http_gzip(big, sizeof big, 6, &small, NULL), VG_ELIMIT);
+    cr_assert_eq(vg_http_gzip(&z, big, sizeof big, 6, &small, NULL), VG_ELIMIT);
+    vg_gzip_free(&z);
     vg_buf_free(&small);
     vg_buf_free(&g);
     vg_buf_free(&back);

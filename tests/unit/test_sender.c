@@ -17,6 +17,7 @@ typedef struct fake {
     int fail_next;       /* next sends return VG_EAGAIN */
     int perm_next;       /* next sends return VG_EPERM */
     size_t max_chunk;    /* larger batches get VG_ELIMIT (0 = any) */
+    int fail_below;      /* a batch holding a record numbered below this fails (VG_EAGAIN) */
     unsigned char seen[20000]; /* deliveries per record number */
     size_t delivered, sends, largest;
     bool woken;
@@ -44,6 +45,9 @@ static vg_err f_send(void *self, const vg_send_item *it, size_t n, vg_send_statu
     } else if (f->perm_next > 0) {
         f->perm_next--;
         r = vg_errf(eb, VG_EPERM, "scripted 401");
+    } else if (f->fail_below && sscanf(it[0].data, "{\"n\":%d", &(int){0}) == 1 &&
+               atoi(it[0].data + 5) < f->fail_below) {
+        r = vg_errf(eb, VG_EAGAIN, "scripted failure of the first batch");
     } else if (f->max_chunk && n > f->max_chunk) {
         r = vg_errf(eb, VG_ELIMIT, "scripted 413");
     } else {
@@ -77,6 +81,8 @@ static void f_destroy(void *self)
 }
 
 static const vg_transport_ops fake_ops = {"fake", f_create, f_send, f_wake, f_destroy};
+/* the same, typed http: the sender runs `parallel` workers for it */
+static const vg_transport_ops fake_http_ops = {"http", f_create, f_send, f_wake, f_destroy};
 
 /* ---- fixture ---- */
 
@@ -84,13 +90,9 @@ static char dir[64];
 static vg_stats *st;
 static vg_spool *sp;
 
-static void setup(void)
+/* The spool of the fixture's directory (again after a simulated restart). */
+static void open_spool(void)
 {
-    memset(&F, 0, sizeof F);
-    pthread_mutex_init(&F.mu, NULL);
-    snprintf(dir, sizeof dir, "/tmp/vg_sender_XXXXXX");
-    cr_assert(mkdtemp(dir));
-    st = vg_stats_create();
     vg_spool_reader_conf rc = {"out", true};
     vg_spool_conf sc = {0};
     sc.state_dir = dir;
@@ -99,6 +101,16 @@ static void setup(void)
     sc.nreaders = 1;
     vg_errbuf eb;
     cr_assert_eq(vg_spool_open(&sc, st, &sp, &eb), VG_OK, "%s", eb.msg);
+}
+
+static void setup(void)
+{
+    memset(&F, 0, sizeof F);
+    pthread_mutex_init(&F.mu, NULL);
+    snprintf(dir, sizeof dir, "/tmp/vg_sender_XXXXXX");
+    cr_assert(mkdtemp(dir));
+    st = vg_stats_create();
+    open_spool();
 }
 
 static void teardown(void)
@@ -297,19 +309,65 @@ Test(sender, unacknowledged_records_are_resent_after_a_restart)
     vg_spool_close(sp);
     /* Restart: a new spool on the same directory, the collector back. */
     F.fail_next = 0;
-    vg_spool_reader_conf rc = {"out", true};
-    vg_spool_conf sc = {0};
-    sc.state_dir = dir;
-    sc.segment_size = 64 << 10;
-    sc.readers = &rc;
-    sc.nreaders = 1;
-    cr_assert_eq(vg_spool_open(&sc, st, &sp, &eb), VG_OK, "%s", eb.msg);
+    open_spool();
     cr_assert_eq(vg_sender_start_ops(&oc, &fake_ops, sp, st, dir, &s, &eb), VG_OK, "%s", eb.msg);
     cr_assert(wait_delivered(50, 10000));
     vg_spool_wake(sp);
     vg_sender_stop(s);
     for (int i = 0; i < 50; i++)
         cr_assert_eq(F.seen[i], 1);
+}
+
+Test(sender, parallel_workers_deliver_everything_once)
+{
+    vg_output_conf oc = conf();
+    oc.parallel = 3;
+    vg_sender *s;
+    vg_errbuf eb;
+    cr_assert_eq(vg_sender_start_ops(&oc, &fake_http_ops, sp, st, dir, &s, &eb), VG_OK, "%s",
+                 eb.msg);
+    put(0, 4000, 'a', 2);
+    put(4000, 6000, 'e', 0);
+    cr_assert(wait_delivered(6000, 10000), "delivered %zu of 6000", delivered());
+    vg_spool_wake(sp);
+    vg_sender_stop(s);
+    for (int i = 0; i < 6000; i++)
+        cr_assert_eq(F.seen[i], 1, "record %d delivered %d times", i, F.seen[i]);
+    cr_assert_leq(F.largest, 100, "batch_max_events respected (%zu)", F.largest);
+}
+
+/* A later batch delivered by another worker while the first keeps failing
+   must not move the cursor past the first: after a restart the first batch
+   is sent again (the later ones too: duplicates, never a loss). */
+Test(sender, parallel_workers_acknowledge_in_order)
+{
+    F.fail_below = 100; /* the first batch (records 0..99) never gets through */
+    vg_output_conf oc = conf();
+    oc.parallel = 2;
+    vg_sender *s;
+    vg_errbuf eb;
+    cr_assert_eq(vg_sender_start_ops(&oc, &fake_http_ops, sp, st, dir, &s, &eb), VG_OK, "%s",
+                 eb.msg);
+    put(0, 100, 'a', 3);
+    put(100, 200, 'a', 3);
+    cr_assert(wait_delivered(100, 10000), "the second batch went through another worker");
+    for (int i = 0; i < 2000 && vg_stats_sum(st, "output.retries") < 2; i++)
+        usleep(5000);
+    cr_assert_eq(vg_stats_sum(st, "output.batches"), 0, "nothing acknowledged out of order");
+    vg_spool_wake(sp);
+    vg_sender_stop(s);
+    vg_spool_close(sp);
+    F.fail_below = 0;
+    open_spool();
+    cr_assert_eq(vg_sender_start_ops(&oc, &fake_http_ops, sp, st, dir, &s, &eb), VG_OK, "%s",
+                 eb.msg);
+    cr_assert(wait_delivered(300, 10000), "delivered %zu of 300", delivered());
+    vg_spool_wake(sp);
+    vg_sender_stop(s);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(F.seen[i], 1, "record %d of the failed batch: %d", i, F.seen[i]);
+    for (int i = 100; i < 200; i++)
+        cr_assert_eq(F.seen[i], 2, "record %d: resent once (was not acknowledged)", i);
 }
 
 /* Back-off: a table of (min, max, attempt, rnd) -> bounds. */
