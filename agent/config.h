@@ -95,7 +95,7 @@ typedef enum vg_output_format { VG_OUTFMT_AUTO = 0, VG_OUTFMT_JSON, VG_OUTFMT_TE
 /* One configured output (`outputs:` list entry). */
 typedef struct vg_output_conf {
     char *name;
-    char *type;   /* "stdout", "file", "http", "syslog" */
+    char *type;   /* "stdout", "file", "http", "syslog", "relp" */
     vg_output_format format;
     bool color;   /* stdout text: colour when on a terminal */
     char *path;   /* file */
@@ -104,11 +104,12 @@ typedef struct vg_output_conf {
     char *min_level; /* "informational".."critical" */
     int min_level_rank;
 
-    /* Spooled (network) outputs: http, syslog. */
+    /* Spooled (network) outputs: http, syslog, relp. */
     bool events;            /* also receive raw events of inputs with forward_events */
     int64_t batch_max_events;
     int64_t batch_max_bytes;
     int64_t batch_delay_ms; /* wait at most this long to fill a batch */
+    int64_t parallel;       /* http: requests in flight, each on its own connection */
     int64_t timeout_ms;     /* one exchange (connect + send + answer) */
     int64_t retry_min_ms, retry_max_ms; /* exponential back-off bounds (with jitter) */
     char *ca_file;          /* CA bundle verifying the server (default: the system's) */
@@ -131,6 +132,8 @@ typedef struct vg_output_conf {
     bool tls;               /* RFC 5425 */
     char *server_name;      /* name checked in the server certificate (default: address host) */
     char *app_name;         /* RFC 5424 APP-NAME (default "vigie") */
+    /* relp (also address, tls, server_name, app_name) */
+    char *fingerprint;      /* server certificate fingerprint, instead of its name */
 } vg_output_conf;
 
 /* An exception: a Sigma selection (items AND-ed). */
@@ -164,6 +167,7 @@ typedef struct vg_config {
     char *group;         /* default: the user's primary group */
     vg_strlist capabilities; /* kept after the drop, e.g. cap_dac_read_search */
     char *metrics_listen;    /* Prometheus HTTP listener host:port (NULL = off) */
+    bool sandbox;            /* run: seccomp filter + Landlock (agent/sandbox.h) */
     /* limits: */
     int64_t batch_events;
     int64_t batch_arena;

@@ -14,9 +14,9 @@ BUILD=${VG_BUILD:-$ROOT/build}
 cd "$ROOT"
 
 DEPS="meson ninja-build pkg-config gcc libpcre2-dev zlib1g-dev libyaml-dev libjansson-dev
-      libsystemd-dev libyara-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
+      libsystemd-dev libyara-dev libcurl4-openssl-dev libssl-dev libcriterion-dev libdeflate-dev
       systemd-journal-remote python3 gzip procps libcap-dev libmicrohttpd-dev curl rsyslog rsyslog-gnutls
-      debhelper lintian rpm libseccomp-dev"
+      debhelper lintian rpm libseccomp-dev librelp-dev rsyslog-relp"
 missing=
 for p in $DEPS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
