@@ -1013,6 +1013,11 @@ static vg_err seal(vg_spool *s, lane_st *ls)
     if (!buf)
         return VG_ENOMEM;
     memcpy(buf + FRAME_HDR, s->scratch, clen);
+    if (s->scratch_cap > (4u << 20)) { /* an outsized frame: do not keep its scratch */
+        free(s->scratch);
+        s->scratch = NULL;
+        s->scratch_cap = 0;
+    }
     uint32_t len = (uint32_t)clen;
     put32(buf, len);
     put32(buf + 4, (uint32_t)ls->raw_len);
