@@ -1088,8 +1088,8 @@ static vg_err publish(vg_spool *s, vg_lane l, bool closing, unlinks *u, vg_errbu
         ls->unsynced = true;
     }
     pthread_mutex_lock(&s->mu);
-    seg *g = ls->n ? &ls->segs[ls->n - 1] : NULL;
-    if (g && g->seq == ls->wseq) {
+    if (ls->n && ls->segs[ls->n - 1].seq == ls->wseq) {
+        seg *g = &ls->segs[ls->n - 1];
         ls->bytes += ls->wsize - g->size;
         ls->records += ls->wcount;
         g->size = ls->wsize;
