@@ -676,6 +676,7 @@ static vg_err set_scalar(ctx *c, const vg_option *o, char *base, const char *s,
     }
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): follows o->sub of the static option tables (bounded by the schema, not the input)
 static void apply_defaults(ctx *c, const vg_option *opts, char *base)
 {
     for (const vg_option *o = opts; o->name; o++) {
@@ -749,6 +750,7 @@ static vg_err load_exceptions(ctx *c, const vg_option *o, char *base, yaml_node_
     return VG_OK;
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): follows o->sub of the static option tables (bounded by the schema, not the input)
 static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
 {
     switch (o->type) {
@@ -867,6 +869,7 @@ static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
     }
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): follows o->sub of the static option tables (bounded by the schema, not the input)
 static vg_err load_map(ctx *c, const vg_option *opts, char *base, yaml_node_t *map,
                        const char *what)
 {
