@@ -64,8 +64,9 @@ printf '%s\n' $files | xargs -P "$JOBS" -n 4 clang-tidy -p "$DB" --quiet --use-c
 rc=$?
 # Warnings are errors (.clang-tidy); one line per finding is printed, the
 # analyzer's path notes are in $DB/clang-tidy.log.
-findings=$(grep -E '^/.*:[0-9]+:[0-9]+: (warning|error): ' "$DB/clang-tidy.log" |
-           sed -e "s#$ROOT/\(build-static/\.\./\)*##" -e 's/,-warnings-as-errors\]$/]/' | sort -u)
+# (paths come absolute or relative to the build directory: ../agent/x.c)
+findings=$(grep -E '^[^ ]+\.[ch]:[0-9]+:[0-9]+: (warning|error): ' "$DB/clang-tidy.log" |
+           sed -e "s#$ROOT/##" -e 's#^\([^ ]*/\)*\.\./##' -e 's/,-warnings-as-errors\]$/]/' | sort -u)
 [ -n "$findings" ] && printf '%s\n' "$findings"
 n=$(printf '%s' "$findings" | grep -c . || true)
 [ "$rc" != 0 ] && [ "$n" = 0 ] && { tail -20 "$DB/clang-tidy.log"; n=1; }
