@@ -538,15 +538,6 @@ static char *enum_list(const char *const *e, char *buf, size_t n)
     return buf;
 }
 
-static void strlist_free(vg_strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static vg_err strlist_push(vg_strlist *l, const char *s, vg_errbuf *eb)
 {
     char **v = realloc(l->v, (l->n + 1) * sizeof *v);
@@ -654,7 +645,7 @@ static vg_err set_scalar(ctx *c, const vg_option *o, char *base, const char *s,
     }
     case OPT_STRLIST: { /* default: comma-separated */
         vg_strlist *l = dst;
-        strlist_free(l);
+        vg_strlist_free(l);
         const char *p = s;
         while (*p) {
             const char *e = strchr(p, ',');
@@ -761,7 +752,7 @@ static vg_err load_value(ctx *c, const vg_option *o, char *base, yaml_node_t *v)
     case OPT_STRLIST: {
         vg_strlist *l = (vg_strlist *)(base + o->off);
         if (scalar(v)) { /* a single string is a list of one */
-            strlist_free(l);
+            vg_strlist_free(l);
             return strlist_push(l, scalar(v), c->eb);
         }
         if (v->type != YAML_SEQUENCE_NODE)
@@ -1135,9 +1126,9 @@ vg_err vg_config_load(const char *path, vg_config **out, vg_errbuf *eb)
     user_paths = cfg->rule_paths.n > 0;
 out_paths:
     if (user_paths) {
-        strlist_free(&defaults);
+        vg_strlist_free(&defaults);
     } else {
-        strlist_free(&cfg->rule_paths);
+        vg_strlist_free(&cfg->rule_paths);
         cfg->rule_paths = defaults;
     }
     if (!r)
@@ -1166,7 +1157,7 @@ static void free_opts(const vg_option *opts, char *base)
             *(char **)dst = NULL;
             break;
         case OPT_STRLIST:
-            strlist_free((vg_strlist *)dst);
+            vg_strlist_free((vg_strlist *)dst);
             break;
         case OPT_SECTION:
             free_opts(o->sub, dst);
@@ -1191,7 +1182,7 @@ static void free_opts(const vg_option *opts, char *base)
             size_t n = *(size_t *)(base + o->count_off);
             for (size_t i = 0; i < n; i++) {
                 free(arr[i].key);
-                strlist_free(&arr[i].values);
+                vg_strlist_free(&arr[i].values);
             }
             free(arr);
             *(vg_kv **)dst = NULL;
@@ -1202,7 +1193,7 @@ static void free_opts(const vg_option *opts, char *base)
             for (size_t i = 0; i < ov->nexceptions; i++) {
                 for (size_t j = 0; j < ov->exceptions[i].n; j++) {
                     free(ov->exceptions[i].items[j].key);
-                    strlist_free(&ov->exceptions[i].items[j].values);
+                    vg_strlist_free(&ov->exceptions[i].items[j].values);
                 }
                 free(ov->exceptions[i].items);
             }

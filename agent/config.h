@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "err.h"
 #include "event.h"
@@ -34,6 +35,17 @@ typedef struct vg_strlist {
     char **v;
     size_t n;
 } vg_strlist;
+
+/* Free the strings and the array; l is left empty (freeing it again is fine).
+   Inline: the rule compilers use it without linking the configuration. */
+static inline void vg_strlist_free(vg_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
 
 /* One item of an exception: a Sigma selection key ("field|mod|mod") and its
    values (OR-ed, as in Sigma). */

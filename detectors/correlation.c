@@ -55,15 +55,6 @@ static const char *sc(const yaml_node_t *n)
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static void sl_free(vg_strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static vg_err sl_add(vg_strlist *l, const char *s)
 {
     char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
@@ -79,7 +70,7 @@ static vg_err sl_add(vg_strlist *l, const char *s)
 /* A string or a list of strings. */
 static vg_err take_strs(cctx *c, const char *what, yaml_node_t *v, vg_strlist *out, size_t max)
 {
-    sl_free(out);
+    vg_strlist_free(out);
     if (sc(v))
         return sl_add(out, sc(v));
     if (!v || v->type != YAML_SEQUENCE_NODE)
@@ -649,23 +640,11 @@ void vg_corr_destroy(vg_corr_rule *r)
 {
     if (!r)
         return;
-    vg_rule_meta *m = &r->meta;
-    free(m->id);
-    free(m->title);
-    free(m->name);
-    free(m->description);
-    free(m->level);
-    free(m->status);
-    free(m->author);
-    sl_free(&m->tags);
-    sl_free(&m->references);
-    sl_free(&m->falsepositives);
-    free(m->ruleset_version);
-    free(m->file);
-    sl_free(&r->rules);
-    sl_free(&r->group_by);
+    vg_rule_meta_free(&r->meta);
+    vg_strlist_free(&r->rules);
+    vg_strlist_free(&r->group_by);
     free(r->field);
-    sl_free(&r->fields);
+    vg_strlist_free(&r->fields);
     for (size_t i = 0; i < r->naliases; i++) {
         vg_corr_alias *a = &r->aliases[i];
         for (size_t k = 0; k < a->n; k++) {
@@ -695,7 +674,7 @@ void vg_corr_test_free(vg_corr_test *t)
     free(t->logsource);
     for (size_t k = 0; k < t->ngroup; k++) {
         free(t->group[k].key);
-        sl_free(&t->group[k].values);
+        vg_strlist_free(&t->group[k].values);
     }
     free(t->group);
     memset(t, 0, sizeof *t);
@@ -951,7 +930,7 @@ void vg_corr_resolve(vg_corr_rule **corrs, size_t ncorr, vg_rule_meta *const *ba
 
 void vg_suppress_free(vg_suppress *s)
 {
-    sl_free(&s->by);
+    vg_strlist_free(&s->by);
     s->window_ns = 0;
 }
 

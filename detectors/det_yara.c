@@ -208,15 +208,6 @@ static bool push(vg_strlist *l, const char *s)
     return true;
 }
 
-static void strlist_free(vg_strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
 
 static int level_of(const char *s)
@@ -748,7 +739,7 @@ static YR_RULES *cache_load(const det_yara *d, const char *name)
         }
     }
     if (!rules) {
-        strlist_free((vg_strlist *)&d->anchored);
+        vg_strlist_free((vg_strlist *)&d->anchored);
         vg_log(VG_LOG_WARNING, "YARA rule cache %s is corrupt or unreadable: removed, rebuilt",
                path);
         unlink(path);
@@ -1944,18 +1935,7 @@ static void dy_destroy(void *self)
                 (unsigned long long)vg_counter_get(d->c_cand));
     vg_yfiles_destroy(d->fw);
     for (size_t i = 0; i < d->n; i++) {
-        vg_rule_meta *m = &d->r[i].meta;
-        free(m->id);
-        free(m->title);
-        free(m->description);
-        free(m->level);
-        free(m->status);
-        free(m->author);
-        strlist_free(&m->tags);
-        strlist_free(&m->references);
-        strlist_free(&m->falsepositives);
-        free(m->ruleset_version);
-        free(m->file);
+        vg_rule_meta_free(&d->r[i].meta);
         free(d->r[i].scan_field);
         free(d->r[i].names);
     }
@@ -1975,7 +1955,7 @@ static void dy_destroy(void *self)
         free(d->files[i].ns);
     }
     free(d->files);
-    strlist_free(&d->anchored);
+    vg_strlist_free(&d->anchored);
     free(d->state_dir);
     free(d);
     yr_finalize();

@@ -4,11 +4,14 @@
  * the event's (ASCII case-insensitive). The service matches either the
  * input's configured service or the service derived from the program name
  * (ev->service2, e.g. "sshd"). A field the rule sets but the event lacks
- * rejects; a field the rule leaves out accepts anything.
+ * rejects; a field the rule leaves out accepts anything. Also the release
+ * of a rule's metadata (rule.h), shared by the rule languages.
  */
 #include "rule.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,4 +47,25 @@ void vg_logsource_parse(const char *arg, char *buf, size_t n, vg_logsource *ls)
     } else {
         ls->category = buf;
     }
+}
+
+void vg_rule_meta_free(vg_rule_meta *m)
+{
+    free(m->id);
+    free(m->title);
+    free(m->description);
+    free(m->level);
+    free(m->status);
+    free(m->author);
+    vg_strlist_free(&m->tags);
+    vg_strlist_free(&m->references);
+    vg_strlist_free(&m->falsepositives);
+    free(m->ruleset_version);
+    free((char *)m->logsource.product);
+    free((char *)m->logsource.category);
+    free((char *)m->logsource.service);
+    free(m->file);
+    free(m->name);
+    if (m->x_vigie)
+        json_decref(m->x_vigie);
 }

@@ -40,6 +40,11 @@ typedef struct vg_rule_meta {
     vg_counter *limit_hits; /* regex match/depth limit reached */
 } vg_rule_meta;
 
+/* Free what m owns (strings, lists, logsource strings, x_vigie); the
+   counters belong to the statistics registry. Every rule language's
+   destructor calls it. */
+void vg_rule_meta_free(vg_rule_meta *m);
+
 /* A diagnostic from loading rules: error (rule rejected) or warning. */
 typedef struct vg_diag {
     const char *file;

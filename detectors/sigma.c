@@ -143,15 +143,6 @@ static yaml_node_t *node(loadctx *lc, int id)
 
 /* ---- rule lifetime ---- */
 
-static void strlist_free(vg_strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static void group_free(sg_group *g)
 {
     for (size_t i = 0; i < g->n; i++)
@@ -165,25 +156,8 @@ void vg_sigma_rule_destroy(vg_sigma_rule *r)
 {
     if (!r)
         return;
-    vg_rule_meta *m = &r->meta;
-    free(m->id);
-    free(m->title);
-    free(m->description);
-    free(m->level);
-    free(m->status);
-    free(m->author);
-    strlist_free(&m->tags);
-    strlist_free(&m->references);
-    strlist_free(&m->falsepositives);
-    free(m->ruleset_version);
-    free((char *)m->logsource.product);
-    free((char *)m->logsource.category);
-    free((char *)m->logsource.service);
-    free(m->file);
-    free(m->name);
-    if (m->x_vigie)
-        json_decref(m->x_vigie);
-    strlist_free(&r->filter_rules);
+    vg_rule_meta_free(&r->meta);
+    vg_strlist_free(&r->filter_rules);
     free(r->filters);
     for (size_t i = 0; i < r->nsel; i++) {
         for (size_t g = 0; g < r->sels[i].ng; g++)
@@ -205,7 +179,7 @@ void vg_sigma_rule_destroy(vg_sigma_rule *r)
         free(t->logsource);
         for (size_t k = 0; k < t->nfields; k++) {
             free(t->fields[k].key);
-            strlist_free(&t->fields[k].values);
+            vg_strlist_free(&t->fields[k].values);
         }
         free(t->fields);
         if (t->sequence)
@@ -267,7 +241,7 @@ static vg_err strlist_add(vg_strlist *l, const char *s)
 
 static vg_err take_list(loadctx *lc, const char *key, yaml_node_t *v, vg_strlist *out)
 {
-    strlist_free(out);
+    vg_strlist_free(out);
     if (scalar(v))
         return scalar_is_null(v) ? VG_OK : strlist_add(out, scalar(v));
     if (v->type != YAML_SEQUENCE_NODE)
