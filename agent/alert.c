@@ -104,6 +104,27 @@ static void close_obj(vg_buf *b)
     vg_buf_putc(b, '}');
 }
 
+/* The rest of `log`: where the line came from (journald unit or file path,
+   when st names it) and its offset, then the closing brace. Alerts and
+   forwarded raw events write it alike; the path is a key of the index. */
+static void log_origin(vg_buf *b, const vg_event *ev, const vg_stream *st, vg_reckeys *k)
+{
+    if (st && st->name) {
+        if (st->id[0] == 'j') {
+            key(b, "journald_unit");
+            MARK(k, VG_RK_PATH, vg_json_cstr(b, st->name));
+        } else {
+            vg_buf_puts(b, "\"file\":{\"path\":");
+            MARK(k, VG_RK_PATH, vg_json_cstr(b, st->name));
+            vg_buf_putc(b, '}');
+        }
+        vg_buf_putc(b, ',');
+    }
+    vg_buf_puts(b, "\"offset\":");
+    vg_buf_i64(b, (int64_t)ev->offset);
+    vg_buf_putc(b, '}');
+}
+
 static const vg_str *first_field(const vg_event *ev, const char *const *names)
 {
     for (size_t i = 0; names[i]; i++) {
@@ -297,20 +318,7 @@ static void write_body(vg_buf *b, const vg_agent_info *info, const vg_event *ev,
         MARK(k, VG_RK_PATH, vg_json_str(b, from->p, from->n));
         vg_buf_puts(b, "},");
     }
-    if (!from && ev->stream && ev->stream->name) {
-        if (ev->stream->id[0] == 'j') {
-            key(b, "journald_unit");
-            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
-        } else {
-            vg_buf_puts(b, "\"file\":{\"path\":");
-            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
-            vg_buf_putc(b, '}');
-        }
-        vg_buf_putc(b, ',');
-    }
-    vg_buf_puts(b, "\"offset\":");
-    vg_buf_i64(b, (int64_t)ev->offset);
-    vg_buf_putc(b, '}');
+    log_origin(b, ev, from ? NULL : ev->stream, k);
 
     const vg_str *ip = first_field(ev, vg_alert_ip_fields);
     const vg_str *user = first_field(ev, vg_alert_user_fields);
@@ -415,20 +423,7 @@ bool vg_event_record_build(vg_buf *b, const vg_agent_info *info, const vg_event 
     vg_buf_puts(b, "},\"agent\":{\"id\":");
     MARK(k, VG_RK_AGENT, vg_json_cstr(b, info->agent_id));
     vg_buf_puts(b, "},\"log\":{");
-    if (ev->stream && ev->stream->name) {
-        if (ev->stream->id[0] == 'j') {
-            key(b, "journald_unit");
-            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
-        } else {
-            vg_buf_puts(b, "\"file\":{\"path\":");
-            MARK(k, VG_RK_PATH, vg_json_cstr(b, ev->stream->name));
-            vg_buf_putc(b, '}');
-        }
-        vg_buf_putc(b, ',');
-    }
-    vg_buf_puts(b, "\"offset\":");
-    vg_buf_i64(b, (int64_t)ev->offset);
-    vg_buf_putc(b, '}');
+    log_origin(b, ev, ev->stream, k);
     size_t mlen = ev->raw.n;
     if (info->max_message && mlen > info->max_message)
         mlen = info->max_message;
